@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up and run every check: install into .venv, lint, format check, mypy --strict, tests with coverage.
+# This is the README's test command; .ci/run calls it after starting PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+
+echo "== ruff check";        .venv/bin/ruff check src tests
+echo "== ruff format";       .venv/bin/ruff format --check src tests
+echo "== mypy --strict src"; .venv/bin/mypy
+if [ -z "${ML_CONNECTOR_TEST_POSTGRES_URL:-}" ]; then
+  echo "== note: ML_CONNECTOR_TEST_POSTGRES_URL is not set: store tests run on SQLite only"
+fi
+echo "== pytest"
+.venv/bin/python -m pytest -p no:cacheprovider --cov --cov-report=term:skip-covered "$@"
