@@ -25,4 +25,6 @@ SERVICETITAN_TENANT_ID = 1234567
 SERVICETITAN_CLIENT_ID = "cid.sandbox0000000000000000"
 SERVICETITAN_CLIENT_SECRET = "cs1.sandbox-servicetitan-client-secret"
 SERVICETITAN_APP_KEY = "ak1.sandbox-app-key-000000000000"
-SERVICETITAN_WEBHOOK_KEY = "sandbox-webhook-hmac-key-0123456789abcdef"  # 32-64 chars, like the portal's
+SERVICETITAN_WEBHOOK_KEY = (
+    "sandbox-webhook-hmac-key-0123456789abcdef"  # 32-64 chars, like the portal's
+)
