@@ -19,6 +19,7 @@ ALL_SCOPES: tuple[str, ...] = (
     "tn.inv.purchaseorders:w",
     "tn.inv.receipts:r",
     "tn.inv.receipts:w",
+    "tn.inv.purchaseordertypes:r",
     "tn.inv.warehouses:r",
     "tn.acc.invoices:r",
     "tn.acc.invoices:w",

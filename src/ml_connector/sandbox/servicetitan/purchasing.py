@@ -287,7 +287,7 @@ OPS = [
     _op("PATCH", "/purchase-orders/{id}", _PO_W, update_po),
     _op("PATCH", "/purchase-orders/{id}/cancellation", _PO_W, cancel_po),
     _op("GET", "/export/purchase-orders", _PO_R, export_pos),
-    _op("GET", "/purchase-order-types", _PO_R, list_po_types),
+    _op("GET", "/purchase-order-types", "tn.inv.purchaseordertypes:r", list_po_types),
     _op("GET", "/warehouses", "tn.inv.warehouses:r", list_warehouses),
     _op("GET", "/receipts", "tn.inv.receipts:r", list_receipts),
     _op("POST", "/receipts", "tn.inv.receipts:w", create_receipt),
