@@ -36,7 +36,11 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from ml_connector.clock import Clock, SystemClock
 from ml_connector.sandbox.credentials import SERVICETITAN_TENANT_ID, SERVICETITAN_WEBHOOK_KEY
@@ -405,3 +409,53 @@ class WebhookEmitter:
         self._queue.extend(replayed)
         self._wakeup.set()
         return len(replayed)
+
+
+def admin_app(emitter: WebhookEmitter) -> Starlette:
+    """Webhooks on demand, for the demo and manual tests; mount it under ``/__admin/webhooks``.
+
+    ``GET /`` config, stats and dead letters; ``POST /events`` ``{"eventType", "data"}`` emits;
+    ``PUT /config`` replaces the config; ``POST /replay`` requeues dead deliveries.
+    """
+
+    def state() -> dict[str, Any]:
+        dead = [vars(letter) for letter in emitter.dead_letters()]
+        config = emitter.config.model_dump(mode="json", exclude={"hmac_key"})
+        return {"config": config, "stats": emitter.stats(), "dead": dead}
+
+    async def show(request: Request) -> JSONResponse:
+        return JSONResponse(state())
+
+    async def emit(request: Request) -> JSONResponse:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("eventType"), str):
+            return JSONResponse({"error": "need {eventType: str, data: object}"}, 400)
+        data = body.get("data") or {}
+        if not isinstance(data, dict):
+            return JSONResponse({"error": "data must be an object"}, 400)
+        event = emitter.emit(body["eventType"], data)
+        if event is None:
+            return JSONResponse({"filtered": True})
+        return JSONResponse({"eventId": event.event_id}, 202)
+
+    async def configure(request: Request) -> JSONResponse:
+        try:
+            emitter.config = WebhookConfig.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return JSONResponse({"errors": json.loads(exc.json(include_url=False))}, 422)
+        return JSONResponse(state())
+
+    async def replay(request: Request) -> JSONResponse:
+        return JSONResponse({"replayed": emitter.replay_dead()})
+
+    return Starlette(
+        routes=[
+            Route("/", show, methods=["GET"]),
+            Route("/events", emit, methods=["POST"]),
+            Route("/config", configure, methods=["PUT"]),
+            Route("/replay", replay, methods=["POST"]),
+        ]
+    )
