@@ -317,3 +317,16 @@ async def test_seed_makes_a_run_reproducible(state: TinyState, clock: FakeClock)
     first, second = await run(), await run()
     assert first == second
     assert 5 < first.count(429) < 35
+
+
+async def test_token_endpoint_throttling(
+    client: httpx.AsyncClient, faults: FaultMiddleware
+) -> None:
+    """servicetitan-api.md §9: the token endpoint is throttled too (its own knob)."""
+    faults.set_config(FaultConfig(rate_429_token=1.0, retry_after_seconds=5))
+    response = await client.post("/connect/token")
+    assert (response.status_code, response.headers["retry-after"]) == (429, "5")
+    assert (await client.get("/items")).status_code == 200
+    faults.set_config(FaultConfig(rate_429_token=0.0))
+    assert (await client.post("/connect/token")).status_code == 200
+    assert faults.counts()["429_token"] == 1

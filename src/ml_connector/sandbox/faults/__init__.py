@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ml_connector.sandbox.faults.config import (
     DEFAULT_EXCLUDE_PATHS,
+    TOKEN_PATHS,
     DropStyle,
     FaultConfig,
     Latency,
@@ -26,6 +27,7 @@ from ml_connector.sandbox.faults.responses import ConnectionDropped
 __all__ = [
     "ADMIN_PATH",
     "DEFAULT_EXCLUDE_PATHS",
+    "TOKEN_PATHS",
     "ConnectionDropped",
     "DropStyle",
     "FaultConfig",

@@ -23,15 +23,11 @@ NonNegative = Annotated[float, Field(ge=0.0)]
 
 GATEWAY_STATUSES = frozenset({500, 502, 503, 504})
 
+TOKEN_PATHS = ("/connect/token", "*/connect/token", "/oauth2/v1/token", "*/oauth2/v1/token")
+
 # Paths spared from error faults by default: the admin endpoint must keep working while faults
-# are on, and token endpoints have their own throttling story (see DESIGN §3.4).
-DEFAULT_EXCLUDE_PATHS = (
-    "/__admin/*",
-    "/connect/token",
-    "*/connect/token",
-    "/oauth2/v1/token",
-    "*/oauth2/v1/token",
-)
+# are on, and token endpoints have their own throttling knob (``rate_429_token``).
+DEFAULT_EXCLUDE_PATHS = ("/__admin/*", *TOKEN_PATHS)
 
 
 class RateLimitStyle(StrEnum):
@@ -106,9 +102,11 @@ class RouteLatency(_Strict):
 class FaultConfig(_Strict):
     """The full fault set. Replace it at run time with ``PUT /__admin/faults``.
 
-    Order of evaluation for a request that is not excluded: latency, token revocation (every N
-    API calls), timeout, 429, 5xx, then, for writes, drop-after-commit. The first error fault that
-    fires answers the request; only drop-after-commit lets it reach the application.
+    Order of evaluation: latency (every path but the admin endpoint), the token endpoint's own
+    429, then, for paths not excluded: token revocation (every N API calls), timeout, 429, 5xx
+    and, for writes, drop-after-commit. The first error fault that fires answers the request;
+    only drop-after-commit lets it reach the application. After a successful GET, the paging
+    hook may run.
     """
 
     seed: int | None = None
@@ -119,6 +117,11 @@ class FaultConfig(_Strict):
     rate_429: Probability = 0.0
     retry_after_seconds: Annotated[int, Field(ge=0)] = 2
     rate_429_style: RateLimitStyle = RateLimitStyle.SERVICETITAN
+
+    # "ServiceTitan employs throttling of API requests to new access tokens" (§9): a 429 on the
+    # token endpoint, independent of exclude_paths.
+    rate_429_token: Probability = 0.0
+    token_paths: list[str] = Field(default_factory=lambda: list(TOKEN_PATHS))
 
     rate_5xx: Probability = 0.0
     statuses_5xx: list[int] = Field(default_factory=lambda: [500, 502, 503, 504])
@@ -155,6 +158,9 @@ class FaultConfig(_Strict):
 
     def is_excluded(self, path: str) -> bool:
         return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.exclude_paths)
+
+    def is_token_path(self, path: str) -> bool:
+        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.token_paths)
 
     def latency_for(self, method: str, path: str) -> Latency:
         for route in self.route_latency:

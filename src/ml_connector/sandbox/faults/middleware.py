@@ -124,6 +124,14 @@ class FaultMiddleware:
                 self._counts["latency"] += 1
                 await self.clock.sleep(seconds)
 
+        if (
+            config.rate_429_token
+            and config.is_token_path(path)
+            and self._roll(config.rate_429_token)
+        ):
+            self._counts["429_token"] += 1
+            await self._send_429(config, send)
+            return
         if config.is_excluded(path):
             await self.app(scope, receive, send)
             return
@@ -139,10 +147,7 @@ class FaultMiddleware:
         if self._roll(config.rate_429):
             self._counts["429"] += 1
             log.debug("fault: 429 %s %s", method, path)
-            headers, body = rate_limit_response(
-                config.rate_429_style, config.retry_after_seconds, self._rng
-            )
-            await send_response(send, 429, body, headers)
+            await self._send_429(config, send)
             return
         if self._roll(config.rate_5xx):
             status = self._rng.choice(config.statuses_5xx)
@@ -158,6 +163,11 @@ class FaultMiddleware:
             await self._serve_page(config, scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    async def _send_429(self, config: FaultConfig, send: Send) -> None:
+        retry_after = config.retry_after_seconds
+        headers, body = rate_limit_response(config.rate_429_style, retry_after, self._rng)
+        await send_response(send, 429, body, headers)
 
     async def _maybe_revoke(self, config: FaultConfig) -> None:
         self._api_calls += 1
@@ -273,6 +283,7 @@ def wrap_with_faults(
     revoke_tokens: RevokeTokens | None = None,
     on_page_served: PageHook | None = None,
     rng: random.Random | None = None,
+    admin_path: str = ADMIN_PATH,
 ) -> FaultMiddleware:
     """Put a :class:`FaultMiddleware` in front of ``app`` (all faults off unless ``config`` says)."""
     return FaultMiddleware(
@@ -282,4 +293,5 @@ def wrap_with_faults(
         revoke_tokens=revoke_tokens,
         on_page_served=on_page_served,
         rng=rng,
+        admin_path=admin_path,
     )
