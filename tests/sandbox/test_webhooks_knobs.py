@@ -206,3 +206,31 @@ async def test_admin_app_emits_on_demand_and_reports(clock: FakeClock) -> None:
         assert [d["last_error"] for d in state["dead"]] == ["HTTP 404"]
         replayed = await admin.post("/__admin/webhooks/replay")
         assert replayed.json() == {"replayed": 1}
+
+
+async def test_datetimes_in_entities_are_sent_as_utc_z(clock: FakeClock) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    sink: list[dict[str, Any]] = []
+    plus_two = timezone(timedelta(hours=2))
+    async with make(clock, sink) as emitter:
+        emitter.emit(
+            "invoice.updated",
+            {"id": 1, "modifiedOn": datetime(2026, 11, 2, 14, 0, tzinfo=plus_two)},
+        )
+        with pytest.raises(ValueError, match="naive"):
+            emitter.emit("invoice.updated", {"id": 2, "modifiedOn": datetime(2026, 11, 2, 14, 0)})
+        await emitter.deliver_due()
+    assert sink[0]["data"]["modifiedOn"] == "2026-11-02T12:00:00.000Z"
+
+
+async def test_a_crashing_in_process_receiver_is_a_failed_delivery(clock: FakeClock) -> None:
+    async def crash(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("receiver bug")
+
+    config = WebhookConfig(callback_urls=["http://receiver/hook"], retry_schedule=[])
+    async with WebhookEmitter(config, clock, lambda: httpx.ASGITransport(app=crash)) as emitter:
+        emitter.emit("invoice.updated", invoice(1))
+        await emitter.deliver_due()
+    [dead] = emitter.dead_letters()
+    assert dead.last_error == "RuntimeError: receiver bug"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ml_connector.sandbox.credentials import SERVICETITAN_WEBHOOK_KEY
@@ -79,3 +81,14 @@ def test_config_defaults_and_validation() -> None:
         WebhookConfig(callback_urls=["ftp://127.0.0.1/hook"])
     with pytest.raises(ValidationError, match="Extra inputs"):
         WebhookConfig(hmac_keys="k" * 40)  # type: ignore[call-arg]
+
+
+@given(body=st.binary(max_size=512), key=st.text(min_size=32, max_size=64), flip=st.integers())
+def test_sign_verify_round_trip_and_tamper(body: bytes, key: str, flip: int) -> None:
+    for encoding in ("base64", "hex"):
+        signature = sign(body, key, encoding=encoding)  # type: ignore[arg-type]
+        assert verify(body, key, signature, encoding=encoding)  # type: ignore[arg-type]
+        if body:
+            index = flip % len(body)
+            tampered = body[:index] + bytes([body[index] ^ 0x01]) + body[index + 1 :]
+            assert not verify(tampered, key, signature, encoding=encoding)  # type: ignore[arg-type]

@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ml_connector.clock import Clock, SystemClock
+from ml_connector.clock import Clock, SystemClock, ensure_aware
 from ml_connector.sandbox.credentials import SERVICETITAN_TENANT_ID, SERVICETITAN_WEBHOOK_KEY
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def _json_default(value: object) -> object:
     if isinstance(value, Decimal):
         return str(value)  # ServiceTitan accounting sends money as strings (§11 quirk 9)
     if isinstance(value, datetime):
-        return _utc_z(value)
+        return _utc_z(ensure_aware(value))  # a naive datetime is refused, never guessed
     raise TypeError(f"cannot serialise {type(value).__name__} in a webhook body")
 
 
@@ -302,6 +302,9 @@ class WebhookEmitter:
             if not response.is_success:
                 error = f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # an in-process receiver that crashed: still just a failure
+            log.warning("webhook receiver %s raised", delivery.url, exc_info=True)
             error = f"{type(exc).__name__}: {exc}"
         if error is None:
             delivery.state = DeliveryState.DELIVERED
