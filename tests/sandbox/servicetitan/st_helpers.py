@@ -41,6 +41,12 @@ class ST:
     async def get(self, namespace: str, path: str, **params: Any) -> httpx.Response:
         return await self.client.get(api(namespace, path), params=params, headers=self.headers)
 
+    async def refresh(self) -> None:
+        """A new token: tests that move the clock past 900 s need one (servicetitan-api.md §1.1)."""
+        token = await self.client.post("/connect/token", data=TOKEN_FORM)
+        assert token.status_code == 200, token.text
+        self.headers["Authorization"] = token.json()["access_token"]
+
     async def send(self, method: str, namespace: str, path: str, body: Any) -> httpx.Response:
         return await self.client.request(
             method, api(namespace, path), json=body, headers=self.headers

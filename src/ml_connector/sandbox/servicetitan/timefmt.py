@@ -25,6 +25,9 @@ def parse_dt(text: str) -> datetime:
     raw = text.strip()
     if not raw:
         raise ValueError("empty date")
+    if len(raw) > 19 and raw[19:].count(" ") == 1:
+        # An unencoded "+" in a query string arrives as a space: "…T10:00:00 02:00".
+        raw = raw[:19] + raw[19:].replace(" ", "+")
     if len(raw) == 10:
         return datetime.combine(date.fromisoformat(raw), time(0), tzinfo=UTC)
     head, dot, tail = raw.partition(".")
