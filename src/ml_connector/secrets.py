@@ -20,21 +20,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ml_connector.errors import SecretError
+from ml_connector.http.redaction import SECRETS
 
 MASTER_KEY_ENV = "ML_CONNECTOR_MASTER_KEY"
 _NONCE_BYTES = 12
 _AAD_PREFIX = b"ml-connector/secret/"
 KEY_CHECK_NAME = "__master_key_check__"
 _KEY_CHECK_PLAINTEXT = "ml-connector master key check v1"
-
-# Values revealed in this process; the log redaction filter masks any of them wherever they appear.
-_REVEALED: set[str] = set()
-
-
-def revealed_values() -> frozenset[str]:
-    """Every secret value this process has decrypted or been given (for log redaction)."""
-    return frozenset(_REVEALED)
-
 
 class Secret:
     """A credential that hides itself in ``repr``, ``str``, f-strings, logs and tracebacks.
@@ -48,8 +40,8 @@ class Secret:
         if not isinstance(value, str) or not value:
             raise SecretError("a secret must be a non-empty string")
         self._value = value
-        if len(value) >= 4:
-            _REVEALED.add(value)
+        # Every secret this process holds is masked in every log line, wherever it appears.
+        SECRETS.register(value)
 
     def reveal(self) -> str:
         return self._value

@@ -16,6 +16,7 @@ from ml_connector import __version__
 from ml_connector.cli import audit_cmd, init_cmd, secrets_cmd
 from ml_connector.cli.common import err_console, options
 from ml_connector.errors import ConfigError, SecretError, StoreError
+from ml_connector.logging import configure_logging
 
 app = typer.Typer(
     name="ml-connector",
@@ -56,6 +57,7 @@ app.add_typer(audit_cmd.app, name="audit")
 
 
 def main(argv: list[str] | None = None) -> None:
+    configure_logging(level="WARNING")
     try:
         app(args=argv, prog_name="ml-connector", standalone_mode=True)
     except (ConfigError, SecretError, StoreError) as exc:

@@ -11,6 +11,7 @@ from typing import TypeVar
 import typer
 from rich.console import Console
 
+from ml_connector.logging import configure_logging
 from ml_connector.runtime.context import AppContext
 from ml_connector.settings import load_config
 
@@ -36,9 +37,9 @@ def options(ctx: typer.Context) -> GlobalOptions:
 def app_context(ctx: typer.Context) -> AppContext:
     """Load and validate the config (a ConfigError becomes one line and exit 2 in :func:`main`)."""
     environ = dict(os.environ)
-    return AppContext(
-        config=load_config(options(ctx).config_path, environ=environ), environ=environ
-    )
+    config = load_config(options(ctx).config_path, environ=environ)
+    configure_logging(level=config.settings.log.level, fmt=config.settings.log.format)
+    return AppContext(config=config, environ=environ)
 
 
 def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
