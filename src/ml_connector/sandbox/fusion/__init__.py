@@ -1,0 +1,21 @@
+"""Oracle Fusion Cloud ERP simulator (reference: shared/reference/oracle-fusion-api.md).
+
+Public API: :func:`create_app`, :class:`FusionState`, :class:`FusionSimConfig`, :func:`seed_minimal`.
+"""
+
+from __future__ import annotations
+
+from .app import create_app
+from .config import FusionSimConfig, ReceiptProcessing
+from .seed import SEED, MinimalSeed, seed_minimal
+from .state import FusionState
+
+__all__ = [
+    "SEED",
+    "FusionSimConfig",
+    "FusionState",
+    "MinimalSeed",
+    "ReceiptProcessing",
+    "create_app",
+    "seed_minimal",
+]
