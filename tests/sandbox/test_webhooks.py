@@ -22,7 +22,8 @@ from starlette.routing import Route
 
 from ml_connector.clock import FakeClock
 from ml_connector.sandbox.credentials import SERVICETITAN_TENANT_ID, SERVICETITAN_WEBHOOK_KEY
-from ml_connector.sandbox.webhooks import WebhookConfig, WebhookEmitter, verify
+from ml_connector.sandbox.webhooks import WebhookConfig, WebhookEmitter
+from ml_connector.systems.servicetitan.webhooks import verify
 
 INVOICE = {"id": 501, "total": "125.00", "modifiedOn": "2026-11-02T11:59:00Z"}
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ml_connector.sandbox.credentials import SERVICETITAN_WEBHOOK_KEY
-from ml_connector.sandbox.webhooks import Encoding, WebhookConfig, sign, verify
+from ml_connector.sandbox.webhooks import WebhookConfig
+from ml_connector.systems.servicetitan.webhooks import Encoding, sign, verify
 
 # RFC 4231 test case 2: a published HMAC-SHA256 vector, so the digest is checked independently.
 RFC4231_KEY = "Jefe"

@@ -19,10 +19,7 @@ after ``clock.advance(...)``; the sandbox server runs :meth:`WebhookEmitter.run`
 from __future__ import annotations
 
 import asyncio
-import base64
 import copy
-import hashlib
-import hmac
 import json
 import logging
 import random
@@ -44,36 +41,11 @@ from starlette.routing import Route
 
 from ml_connector.clock import Clock, SystemClock, ensure_aware
 from ml_connector.sandbox.credentials import SERVICETITAN_TENANT_ID, SERVICETITAN_WEBHOOK_KEY
+from ml_connector.systems.servicetitan.webhooks import Encoding, sign
 
 log = logging.getLogger(__name__)
 
-Encoding = Literal["base64", "hex"]
 TransportFactory = Callable[[], httpx.AsyncBaseTransport]
-
-
-def sign(
-    body: bytes, key: str, *, encoding: Encoding = "base64", timestamp: str | int | None = None
-) -> str:
-    """HMAC-SHA256 of the raw body (or of ``timestamp + "." + body``), base64 or hex encoded."""
-    message = body if timestamp is None else f"{timestamp}.".encode() + body
-    digest = hmac.new(key.encode(), message, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode() if encoding == "base64" else digest.hex()
-
-
-def verify(
-    body: bytes,
-    key: str,
-    signature: str,
-    *,
-    encoding: Encoding = "base64",
-    timestamp: str | int | None = None,
-) -> bool:
-    """Constant-time check of ``signature`` against the raw ``body`` (hex compared lower-case)."""
-    expected = sign(body, key, encoding=encoding, timestamp=timestamp)
-    given = signature.strip()
-    if encoding == "hex":
-        given = given.lower()
-    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 class WebhookConfig(BaseModel):
