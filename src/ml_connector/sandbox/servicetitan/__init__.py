@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ml_connector.sandbox.servicetitan.app import OPERATIONS, create_app
+from ml_connector.sandbox.servicetitan.app import OPERATIONS, create_app, serve
 from ml_connector.sandbox.servicetitan.config import STSimConfig
 from ml_connector.sandbox.servicetitan.seed import SEED_APP_GUID, MinimalSeed, seed_minimal
 from ml_connector.sandbox.servicetitan.state import (
@@ -29,4 +29,5 @@ __all__ = [
     "STState",
     "create_app",
     "seed_minimal",
+    "serve",
 ]

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ml_connector.clock import Clock, SystemClock
+from ml_connector.sandbox import credentials
 from ml_connector.sandbox.servicetitan import (
     accounting,
     crm,
@@ -100,3 +101,15 @@ def create_app(
     app.state.servicetitan = state
     app.state.servicetitan_sim = sim
     return app
+
+
+def serve(
+    app: Starlette | None = None,
+    *,
+    host: str = credentials.SERVICETITAN_HOST,
+    port: int = credentials.SERVICETITAN_PORT,
+) -> None:
+    """Serve the simulator with uvicorn (blocking); 127.0.0.1:8720 by default (DESIGN §5)."""
+    import uvicorn
+
+    uvicorn.run(app or create_app(), host=host, port=port, log_level="warning")

@@ -46,8 +46,13 @@ class Record:
         ]
 
 
+_PLAIN = (str, int, bool, float, type(None))
+
+
 def to_wire(value: Any) -> Any:
     """Decimals become JSON numbers and datetimes ServiceTitan's 7-digit ``Z`` strings."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, dict):
         return {k: to_wire(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -47,6 +47,9 @@ class StateCore:
         self._next_id = first_id
         self._last_stamp: datetime | None = None
         self._listeners: list[Listener] = []
+        # JSON-ready copies of records, dropped on every change: exports of large tables spend
+        # most of their time converting records, and most records do not change between reads.
+        self._wire_cache: dict[tuple[str, int], dict[str, Any]] = {}
 
     # -- ids, stamps, listeners -------------------------------------------------------------
 
@@ -110,12 +113,20 @@ class StateCore:
         return record
 
     def _changed(self, table: str, record: Record) -> Record:
+        self._wire_cache.pop((table, record.id), None)
         self.tables[table].touch(record, self.stamp())
         self._notify(table, record, created=False)
         return record
 
     def wire(self, table: str, record: Record) -> dict[str, Any]:
-        """The record as the API returns it (JSON-ready)."""
+        """The record as the API returns it (JSON-ready; a fresh top-level dict, shared nested
+        values: do not mutate those). Changes must go through ``_changed`` to be seen."""
+        cached = self._wire_cache.get((table, record.id))
+        if cached is None:
+            cached = self._wire_cache[(table, record.id)] = self._build_wire(table, record)
+        return dict(cached)
+
+    def _build_wire(self, table: str, record: Record) -> dict[str, Any]:
         with_active, with_created, with_external = TABLES[table]
         out: dict[str, Any] = {"id": record.id}
         if with_active:
