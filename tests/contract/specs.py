@@ -57,8 +57,16 @@ def load_spec(shared_dir: Path, namespace: str) -> dict[str, Any]:
 
 
 def normalise(path_template: str) -> str:
-    """``/tenant/{tenant}/invoices/{invoiceId}`` → ``/tenant/{}/invoices/{}`` for comparisons."""
-    return _PARAM.sub("{}", path_template)
+    """``/tenant/{tenant}/invoices/{invoiceId}`` → ``/tenant/{}/invoices/{}`` for comparisons.
+
+    A full API path (``/accounting/v2/tenant/{tenant}/…``) is accepted too: the namespace prefix is
+    dropped, as the specs' paths are relative to ``https://api.servicetitan.io/<namespace>/v2``.
+    """
+    path = path_template
+    start = path.find("/tenant/")
+    if start > 0:
+        path = path[start:]
+    return _PARAM.sub("{}", path)
 
 
 def find_path(spec: dict[str, Any], path_template: str) -> str | None:

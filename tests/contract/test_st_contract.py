@@ -8,6 +8,7 @@ fields); every request body used here fits the request schema and is accepted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,11 +16,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from starlette.routing import Route
 
-from ml_connector.sandbox.servicetitan import OPERATIONS, SEED_APP_GUID, ReceiptItemInput
+from ml_connector.sandbox.servicetitan import (
+    OPERATIONS,
+    SEED_APP_GUID,
+    ReceiptItemInput,
+    create_app,
+)
 
 from .conftest import SimClient
-from .specs import scopes, validate_request, validate_response
+from .specs import find_path, operation, scopes, validate_request, validate_response
 
 ADDRESS = {
     "street": "1 Supply Way",
@@ -243,6 +250,40 @@ def test_every_served_operation_exists_in_the_specs_with_its_scope(
         spec = specs[op.namespace]
         template = "/tenant/{tenant}" + op.template
         assert scopes(spec, op.method, template) == {op.scope}, op.label
+
+
+def test_every_route_the_app_serves_is_in_the_specs(specs: dict[str, dict[str, Any]]) -> None:
+    """§0: walk the Starlette routes themselves (not only the declared table); the token endpoint
+    and the simulator's own ``/__admin/`` pages are the only routes outside the specs."""
+    app = create_app()
+    checked = 0
+    for route in app.routes:
+        assert isinstance(route, Route)
+        if route.path == "/connect/token" or route.path.startswith("/__admin/"):
+            continue
+        match = re.fullmatch(r"/([a-z]+)/v2(/tenant/.*)", route.path)
+        assert match, route.path
+        namespace, template = match.groups()
+        template = re.sub(r"\{(\w+):\w+\}", r"{\1}", template)
+        for method in (route.methods or set()) - {"HEAD"}:
+            assert find_path(specs[namespace], template), f"{method} {route.path}"
+            operation(specs[namespace], method, template)
+            checked += 1
+    assert checked == len(OPERATIONS)
+
+
+def test_the_oracle_rejects_invented_fields(specs: dict[str, dict[str, Any]]) -> None:
+    """The specs close their schemas (``additionalProperties: false``): an extra field fails."""
+    body = {
+        "page": 1,
+        "pageSize": 50,
+        "hasMore": False,
+        "totalCount": None,
+        "data": [],
+        "invented": True,
+    }
+    with pytest.raises(AssertionError, match="invented"):
+        validate_response(specs["jpm"], "GET", "/tenant/{tenant}/jobs", 200, body)
 
 
 def test_every_operation_is_contract_tested() -> None:
