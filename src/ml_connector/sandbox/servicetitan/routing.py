@@ -24,6 +24,7 @@ from ml_connector.clock import Clock
 from ml_connector.sandbox.servicetitan.auth import TokenIssuer
 from ml_connector.sandbox.servicetitan.config import STSimConfig
 from ml_connector.sandbox.servicetitan.limiter import RateLimiter
+from ml_connector.sandbox.servicetitan.paging import Predicate, export_envelope, page_envelope
 from ml_connector.sandbox.servicetitan.problems import ApiProblem, rate_limited
 from ml_connector.sandbox.servicetitan.records import to_wire
 from ml_connector.sandbox.servicetitan.state import Conflict, Invalid, STState
@@ -76,9 +77,7 @@ class ApiRequest:
         except ValueError as exc:
             raise ApiProblem(400, errors={"$": [f"Invalid JSON: {exc}"]}) from None
 
-    def page(self, table: str, predicates: list[Any]) -> dict[str, Any]:
-        from ml_connector.sandbox.servicetitan.paging import page_envelope
-
+    def page(self, table: str, predicates: list[Predicate]) -> dict[str, Any]:
         return page_envelope(
             self.state,
             table,
@@ -89,8 +88,6 @@ class ApiRequest:
         )
 
     def export(self, table: str) -> dict[str, Any]:
-        from ml_connector.sandbox.servicetitan.paging import export_envelope
-
         return export_envelope(self.state, table, self.query, self.sim.config.export_page_size)
 
 

@@ -30,7 +30,13 @@ __all__ = [
 
 
 class STState(AccountingMixin):
-    """The simulator's data for one tenant."""
+    """The simulator's data for one tenant.
+
+    Every ``modifiedOn``/``createdOn`` comes from ``self.clock``. To build history (records
+    created "last month"), give the state a :class:`~ml_connector.clock.FakeClock` starting in the
+    past, advance it while adding, then set ``state.clock = SystemClock()`` (or the app's clock)
+    before serving: stamps stay increasing because the real clock is later.
+    """
 
     def __init__(
         self,
