@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from ml_connector.clock import FakeClock
+from ml_connector.store import Store
+from ml_connector.store.migrate import upgrade
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -17,10 +24,63 @@ def clock() -> FakeClock:
 @pytest.fixture
 def shared_dir() -> Path:
     """``../shared`` beside the checkout; skipped with a reason when absent (failed under CI)."""
-    import os
-
     if not SHARED.is_dir():
         if os.environ.get("CI") == "true":
             pytest.fail(f"../shared is required under CI and is missing at {SHARED}")
         pytest.skip(f"../shared not found at {SHARED}")
     return SHARED
+
+
+POSTGRES_ENV = "ML_CONNECTOR_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a PostgreSQL database with a random name, dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    if not os.environ.get(POSTGRES_ENV):
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"{POSTGRES_ENV} must be set under CI: PostgreSQL store tests cannot be skipped"
+            )
+        pytest.skip(f"{POSTGRES_ENV} not set; PostgreSQL store tests skipped")
+    admin_url = make_url(os.environ[POSTGRES_ENV]).set(drivername="postgresql+psycopg")
+    name = f"mlc_test_{secrets.token_hex(6)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def migrated_url(database_url: str) -> str:
+    upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+async def store(migrated_url: str, clock: FakeClock) -> AsyncIterator[Store]:
+    opened = Store.open(migrated_url, clock=clock)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
+    """A migrated SQLite store, for tests whose subject is not the store itself."""
+    url = f"sqlite:///{tmp_path / 'sqlite-store.db'}"
+    upgrade(url)
+    opened = Store.open(url, clock=clock)
+    try:
+        yield opened
+    finally:
+        await opened.close()
