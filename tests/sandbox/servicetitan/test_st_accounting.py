@@ -167,3 +167,12 @@ async def test_listeners_fire_on_invoice_and_payment_changes(st: ST) -> None:
     assert events[2][1]["syncStatus"] == "Exported"
     assert events[4][1]["balance"] == "0.00"
     assert events[4][1]["paidOn"] is not None
+
+
+async def test_invoices_order_by_and_direction(st: ST) -> None:
+    """§4: invoices also accept ``orderBy`` and ``orderByDirection`` (``desc``/``descending``)."""
+    down = await st.get("accounting", "/invoices", orderBy="Id", orderByDirection="descending")
+    ids = [i["id"] for i in down.json()["data"]]
+    assert ids == sorted(ids, reverse=True)
+    up = await st.get("accounting", "/invoices", orderBy="Id", orderByDirection="whatever")
+    assert [i["id"] for i in up.json()["data"]] == sorted(ids)

@@ -160,7 +160,12 @@ def field_equals(query: QueryParams, param: str, get: Callable[[Record], Any]) -
 
 
 def sort_records(query: QueryParams, records: list[Record]) -> list[Record]:
+    """``sort=±Field``; invoices also take ``orderBy`` + ``orderByDirection`` (``desc``/``descending``
+    for descending, anything else ascending), read here as the same three fields."""
     raw = (query.get("sort") or "").strip()
+    if not raw and query.get("orderBy"):
+        direction = (query.get("orderByDirection") or "").lower()
+        raw = ("-" if direction in ("desc", "descending") else "+") + query["orderBy"]
     if not raw:
         return records
     descending = raw.startswith("-")
