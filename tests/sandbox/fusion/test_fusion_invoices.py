@@ -7,64 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fusion_kit import create, invoice
 
 from ml_connector.clock import FakeClock
 from ml_connector.sandbox.fusion import SEED, FusionState
 
 ADF = {"Accept": "application/vnd.oracle.adf.error+json"}
-
-
-def invoice(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "TransactionNumber": "ST-1001",
-        "TransactionSource": SEED.transaction_source,
-        "TransactionType": SEED.transaction_type,
-        "BusinessUnit": "HVAC West BU",
-        "TransactionDate": "2026-11-02",
-        "InvoiceCurrencyCode": "USD",
-        "BillToCustomerNumber": SEED.customer,
-        "BillToSite": "Acme Phoenix",
-        "PaymentTerms": "30 Net",
-        "receivablesInvoiceLines": [
-            {
-                "LineNumber": 1,
-                "Description": "Service call",
-                "Quantity": 1,
-                "UnitSellingPrice": 129,
-            },
-            {
-                "LineNumber": 2,
-                "Description": "Capacitor",
-                "Quantity": 2,
-                "UnitSellingPrice": "45.50",
-            },
-        ],
-        "receivablesInvoiceDistributions": [
-            {
-                "AccountClass": "Receivable",
-                "AccountCombination": SEED.receivable,
-                "Amount": "220.00",
-            },
-            {
-                "AccountClass": "Revenue",
-                "AccountCombination": SEED.revenue,
-                "Amount": "129.00",
-                "InvoiceLineNumber": 1,
-            },
-            {
-                "AccountClass": "Revenue",
-                "AccountCombination": SEED.revenue,
-                "Amount": "91.00",
-                "InvoiceLineNumber": 2,
-            },
-        ],
-    }
-    body.update(overrides)
-    return body
-
-
-async def create(api: httpx.AsyncClient, **overrides: Any) -> httpx.Response:
-    return await api.post("receivablesInvoices", json=invoice(**overrides), headers=ADF)
 
 
 def error_code(resp: httpx.Response) -> str:
