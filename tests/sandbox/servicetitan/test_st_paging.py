@@ -162,3 +162,19 @@ async def test_export_from_accepts_a_date_or_a_datetime(st: ST) -> None:
     bad = await st.get("crm", "/export/customers", **{"from": "not a token"})
     assert bad.status_code == 400
     assert "from" in bad.json()["errors"]
+
+
+async def test_include_recent_changes_can_repeat_records(st: ST) -> None:
+    """§5: ``includeRecentChanges=true`` "may cause the same results appearing multiple times"."""
+    from ml_connector.sandbox.servicetitan.routing import STSim
+
+    sim: STSim = st.app.state.servicetitan_sim
+    sim.config = STSimConfig(export_page_size=3, recent_changes_overlap=2)
+    first = (await st.get("crm", "/export/customers")).json()
+    again = (await st.get("crm", "/export/customers", **{"from": first["continueFrom"]})).json()
+    assert again["data"] == []
+    recent = await st.get(
+        "crm", "/export/customers", includeRecentChanges="true", **{"from": first["continueFrom"]}
+    )
+    repeated = [c["id"] for c in recent.json()["data"]]
+    assert repeated == [c["id"] for c in first["data"][-2:]]

@@ -52,3 +52,6 @@ class STSimConfig:
     max_page_size: int = 5000
     #: Rows per export page (DESIGN §5: 500 by default; the real size is server-chosen).
     export_page_size: int = 500
+    #: With ``includeRecentChanges=true``, start each export page this many records early (§5: the
+    #: same results may appear on consecutive requests). 0 = no duplicates.
+    recent_changes_overlap: int = 0

@@ -238,9 +238,13 @@ def decode_from(value: str | None) -> ExportKey:
 
 
 def export_envelope(
-    state: STState, table: str, query: QueryParams, page_size: int
+    state: STState, table: str, query: QueryParams, page_size: int, recent_overlap: int = 0
 ) -> dict[str, Any]:
+    """One export page. With ``includeRecentChanges=true`` and ``recent_overlap`` > 0 the page starts
+    that many records early, so consumers see duplicates as the spec warns they may."""
     key = decode_from(query.get("from"))
+    if recent_overlap and bool_param(query, "includeRecentChanges"):
+        key = state.table(table).back(key, recent_overlap)
     records, more = state.table(table).after(key, page_size)
     last = records[-1].key if records else key
     return {

@@ -102,3 +102,10 @@ class Table:
         start = bisect.bisect_right(self._index, key)
         keys = self._index[start : start + limit]
         return [self._rows[k[1]] for k in keys], start + limit < len(self._index)
+
+    def back(self, key: ExportKey, count: int) -> ExportKey:
+        """The key ``count`` records before ``key`` (for re-sending recent changes)."""
+        pos = bisect.bisect_right(self._index, key) - count
+        if pos <= 0:
+            return (datetime.min.replace(tzinfo=key[0].tzinfo), -1)
+        return self._index[pos - 1]

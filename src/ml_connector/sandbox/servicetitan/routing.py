@@ -88,7 +88,10 @@ class ApiRequest:
         )
 
     def export(self, table: str) -> dict[str, Any]:
-        return export_envelope(self.state, table, self.query, self.sim.config.export_page_size)
+        config = self.sim.config
+        return export_envelope(
+            self.state, table, self.query, config.export_page_size, config.recent_changes_overlap
+        )
 
 
 Handler = Callable[[ApiRequest], Awaitable[Any]]
