@@ -95,12 +95,16 @@ class Attr:
 
 def _compare(get: Getter, attr: Attr, op: str, literal: str) -> Predicate:
     fn = _OPS[op]
+    converted: dict[type, Any] = {}  # the literal parsed once per attribute type, not once per row
 
     def pred(row: Any) -> bool:
         value = get(row, attr.name)
         if value is None or value is MISSING:
             return False
-        other = coerce(literal, value)
+        kind = type(value)
+        other = converted.get(kind, MISSING)
+        if other is MISSING:
+            other = converted[kind] = coerce(literal, value)
         if other is MISSING:
             return False
         if attr.upper and isinstance(value, str):
