@@ -9,6 +9,7 @@ import pytest
 from st_helpers import ST
 
 from ml_connector.sandbox.servicetitan import STSimConfig
+from ml_connector.sandbox.servicetitan.limiter import RateLimiter
 
 TRACE = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-00$")
 
@@ -42,8 +43,6 @@ async def test_sixty_requests_per_second_then_429(st: ST) -> None:
 
 async def test_limit_is_configurable(st: ST) -> None:
     """§9: a benchmark sets the limit it aims at (DESIGN §5)."""
-    from ml_connector.sandbox.servicetitan.limiter import RateLimiter
-
     limiter = RateLimiter(2, st.clock)
     assert limiter.acquire("k", 1) is None
     assert limiter.acquire("k", 1) is None
@@ -98,4 +97,5 @@ async def test_admin_counts_and_state(st: ST) -> None:
 
 
 async def test_state_is_reachable_from_the_app(st: ST) -> None:
+    """DESIGN §3.4: seeds, faults and webhooks reach the state through the app."""
     assert st.app.state.servicetitan is st.state

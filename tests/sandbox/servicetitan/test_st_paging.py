@@ -9,6 +9,7 @@ import pytest
 from st_helpers import ST
 
 from ml_connector.sandbox.servicetitan import STSimConfig
+from ml_connector.sandbox.servicetitan.routing import STSim
 from ml_connector.sandbox.servicetitan.timefmt import format_dt
 
 
@@ -166,8 +167,6 @@ async def test_export_from_accepts_a_date_or_a_datetime(st: ST) -> None:
 
 async def test_include_recent_changes_can_repeat_records(st: ST) -> None:
     """§5: ``includeRecentChanges=true`` "may cause the same results appearing multiple times"."""
-    from ml_connector.sandbox.servicetitan.routing import STSim
-
     sim: STSim = st.app.state.servicetitan_sim
     sim.config = STSimConfig(export_page_size=3, recent_changes_overlap=2)
     first = (await st.get("crm", "/export/customers")).json()

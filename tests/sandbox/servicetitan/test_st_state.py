@@ -36,6 +36,7 @@ def test_every_change_bumps_modified_on_strictly(clock: FakeClock) -> None:
 
 
 def test_seed_is_deterministic() -> None:
+    """Same ids and timestamps on every run with a fresh FakeClock (tests rely on it)."""
     one, two = STState(clock=FakeClock()), STState(clock=FakeClock())
     assert seed_minimal(one) == seed_minimal(two)
     for table in one.tables:
@@ -43,6 +44,7 @@ def test_seed_is_deterministic() -> None:
 
 
 def test_export_token_round_trip() -> None:
+    """§5: the opaque token carries (modifiedOn, id); a date means "from midnight UTC"."""
     key = (datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), 77)
     assert decode_from(encode_token(key)) == key
     assert decode_from("2026-01-02") == (datetime(2026, 1, 2, tzinfo=UTC), -1)

@@ -118,6 +118,7 @@ async def test_patch_is_partial_and_bumps_modified_on(st: ST) -> None:
 
 
 async def test_patch_unknown_vendor_is_404(st: ST) -> None:
+    """§6.1: ``PATCH /vendors/{id}`` documents 404 for an unknown id."""
     response = await st.send("PATCH", "inventory", "/vendors/1", {"name": "x"})
     assert response.status_code == 404
     assert response.json()["status"] == 404
