@@ -13,9 +13,9 @@ import typer
 from rich.markup import escape
 
 from ml_connector import __version__
-from ml_connector.cli import audit_cmd, init_cmd, secrets_cmd
+from ml_connector.cli import audit_cmd, init_cmd, sandbox_cmd, secrets_cmd
 from ml_connector.cli.common import err_console, options
-from ml_connector.errors import ConfigError, SecretError, StoreError
+from ml_connector.errors import ConnectorError
 from ml_connector.logging import configure_logging
 
 app = typer.Typer(
@@ -52,6 +52,7 @@ def _root(
 
 
 init_cmd.register(app)
+sandbox_cmd.register(app)
 app.add_typer(secrets_cmd.app, name="secrets")
 app.add_typer(audit_cmd.app, name="audit")
 
@@ -60,6 +61,6 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(level="WARNING")
     try:
         app(args=argv, prog_name="ml-connector", standalone_mode=True)
-    except (ConfigError, SecretError, StoreError) as exc:
+    except ConnectorError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         sys.exit(2)

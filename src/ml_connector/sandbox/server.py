@@ -1,0 +1,158 @@
+"""Both simulators, wired together and served on loopback (``ml-connector sandbox``).
+
+:func:`build_sandbox` makes the pair of apps over seeded state, each behind the fault middleware
+(all faults off unless asked), with the ServiceTitan state's change listener feeding the webhook
+emitter. :func:`serve_sandbox` runs both under uvicorn on 127.0.0.1 (DESIGN §5 ports) plus the
+emitter's delivery loop, until SIGINT/SIGTERM.
+
+The same builder serves tests in-process (mount ``sandbox.fusion_app`` / ``sandbox.st_app`` with
+``httpx.ASGITransport``), the demo, the soak test and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from ml_connector.clock import Clock, SystemClock
+from ml_connector.sandbox import credentials as sb
+from ml_connector.sandbox.faults import FaultConfig, FaultMiddleware, wrap_with_faults
+from ml_connector.sandbox.fusion import FusionState
+from ml_connector.sandbox.fusion import create_app as create_fusion_app
+from ml_connector.sandbox.servicetitan import STState
+from ml_connector.sandbox.servicetitan import create_app as create_st_app
+from ml_connector.sandbox.webhooks import WebhookConfig, WebhookEmitter
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass
+class Sandbox:
+    fusion: FusionState
+    servicetitan: STState
+    fusion_app: FaultMiddleware
+    st_app: FaultMiddleware
+    emitter: WebhookEmitter
+
+
+def build_sandbox(
+    *,
+    clock: Clock | None = None,
+    seed: int = 7,
+    scale: float = 1.0,
+    fusion_faults: FaultConfig | None = None,
+    st_faults: FaultConfig | None = None,
+    webhooks: WebhookConfig | None = None,
+    populate: bool = True,
+) -> Sandbox:
+    """Seeded states, both apps behind fault middleware, webhooks emitted on invoice/payment changes."""
+    clock = clock or SystemClock()
+    fusion_state = FusionState(clock=clock)
+    st_state = STState(clock=clock, tenant_id=sb.SERVICETITAN_TENANT_ID)
+    if populate:
+        from ml_connector.sandbox.data import populate as populate_data
+
+        populate_data(fusion_state, st_state, seed=seed, scale=scale)
+    fusion_inner = create_fusion_app(fusion_state, clock=clock)
+    st_inner = create_st_app(st_state, clock=clock)
+    emitter = WebhookEmitter(webhooks or WebhookConfig(), clock=clock)
+    st_state.add_listener(emitter.listener)
+    st_sim: Any = st_inner.state.servicetitan_sim
+    return Sandbox(
+        fusion=fusion_state,
+        servicetitan=st_state,
+        fusion_app=wrap_with_faults(
+            fusion_inner, fusion_faults, clock=clock, revoke_tokens=fusion_state.revoke_tokens
+        ),
+        st_app=wrap_with_faults(
+            st_inner, st_faults, clock=clock, revoke_tokens=st_sim.revoke_tokens
+        ),
+        emitter=emitter,
+    )
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to :func:`serve_sandbox` (two servers, one loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _server(app: Any, port: int, log_level: str) -> _Server:
+    if port < 0 or port > 65535:
+        raise ValueError(f"port {port} is out of range")
+    config = uvicorn.Config(
+        app, host=LOOPBACK, port=port, log_level=log_level, lifespan="off", access_log=False
+    )
+    return _Server(config)
+
+
+async def serve_sandbox(
+    sandbox: Sandbox,
+    *,
+    fusion_port: int = sb.FUSION_PORT,
+    st_port: int = sb.SERVICETITAN_PORT,
+    log_level: str = "warning",
+    started: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve both simulators on 127.0.0.1 until SIGINT/SIGTERM or ``stop`` is set."""
+    servers = [
+        _server(sandbox.fusion_app, fusion_port, log_level),
+        _server(sandbox.st_app, st_port, log_level),
+    ]
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    async def stopper() -> None:
+        await stop.wait()
+        for server in servers:
+            server.should_exit = True
+
+    async def announce() -> None:
+        while not all(s.started for s in servers):
+            if any(t.done() for t in serving):
+                return
+            await asyncio.sleep(0.02)
+        if started is not None:
+            started.set()
+
+    async def run(server: _Server) -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn exits when it cannot bind; make that an ordinary error
+            stop.set()
+            raise OSError(
+                f"could not listen on {LOOPBACK}:{server.config.port} (is another sandbox running?)"
+            ) from None
+
+    serving = [asyncio.create_task(run(s)) for s in servers]
+    emitter_task = asyncio.create_task(sandbox.emitter.run())
+    helpers = [asyncio.create_task(stopper()), asyncio.create_task(announce())]
+    try:
+        await asyncio.gather(*serving, return_exceptions=False)
+    finally:
+        for task in serving:
+            if not task.done():
+                with contextlib.suppress(asyncio.CancelledError, OSError):
+                    await task
+        stop.set()
+        emitter_task.cancel()
+        for task in helpers:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await emitter_task
+        await sandbox.emitter.aclose()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
