@@ -274,7 +274,7 @@ def test_every_route_the_app_serves_is_in_the_specs(specs: dict[str, dict[str, A
 
 def test_the_oracle_rejects_invented_fields(specs: dict[str, dict[str, Any]]) -> None:
     """The specs close their schemas (``additionalProperties: false``): an extra field fails."""
-    body = {
+    body: dict[str, Any] = {
         "page": 1,
         "pageSize": 50,
         "hasMore": False,

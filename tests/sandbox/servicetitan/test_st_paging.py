@@ -121,7 +121,7 @@ async def test_export_follows_continue_from_until_caught_up(st: ST) -> None:
     seen: list[int] = []
     token = None
     for _ in range(10):
-        params = {"from": token} if token else {}
+        params: dict[str, str] = {"from": token} if token else {}
         body = (await st.get("accounting", "/export/invoices", **params)).json()
         assert set(body) == {"hasMore", "continueFrom", "data"}
         assert len(body["data"]) <= 3

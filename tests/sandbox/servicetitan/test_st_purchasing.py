@@ -56,7 +56,10 @@ def po_body(st: ST, **over: Any) -> dict[str, Any]:
 async def create_po(st: ST, **over: Any) -> dict[str, Any]:
     created = await st.send("POST", "inventory", "/purchase-orders", po_body(st, **over))
     assert created.status_code == 200, created.text
-    return (await st.get("inventory", f"/purchase-orders/{created.json()['id']}")).json()
+    po: dict[str, Any] = (
+        await st.get("inventory", f"/purchase-orders/{created.json()['id']}")
+    ).json()
+    return po
 
 
 async def receive(st: ST, po: dict[str, Any], quantities: list[float]) -> Any:
