@@ -97,7 +97,15 @@ async def api(request: Request) -> Response:
                 raise ApiError(415, ErrorDetail(detail=f"Use Content-Type {BATCH}."))
             reply = run_batch(ctx, registry, body)
         else:
-            reply = dispatch(ctx, registry, request.method, segments, request.query_params, body)
+            reply = dispatch(
+                ctx,
+                registry,
+                request.method,
+                segments,
+                request.query_params,
+                body,
+                request.headers,
+            )
     except ApiError as err:
         if err.status == 405 and not err.details:
             err = ApiError(405, ErrorDetail(detail=f"Method {request.method} isn't allowed here."))

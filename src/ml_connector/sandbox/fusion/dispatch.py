@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ApiError, Reply
+from .errors import ApiError, ErrorDetail, Reply
 from .query import compile_q, order_rows, parse_expand, parse_fields, parse_finder
-from .render import RESOURCE_COLLECTION, RESOURCE_ITEM, render_item
+from .render import RESOURCE_COLLECTION, RESOURCE_ITEM, change_indicator, render_item
 from .tree import Ctx, Node
 
 ACTION_RESULT = "application/vnd.oracle.adf.actionresult+json"
@@ -152,8 +152,42 @@ def item_reply(ctx: Ctx, target: Target, params: Mapping[str, str], status: int 
         only_data=_flag(params, "onlyData"),
         parent=target.parent,
     )
-    headers = {"Location": target.href} if status == 201 else {}
+    headers = {"ETag": change_indicator(target.node.attrs(target.row))}
+    if status == 201:
+        headers["Location"] = target.href
     return Reply(status=status, body=body, content_type=RESOURCE_ITEM, headers=headers)
+
+
+def describe(ctx: Ctx, node: Node) -> Reply:
+    """``GET /{resource}/describe``: attribute names (all queryable here), children and actions.
+
+    A much reduced form of the ADF describe document (shape INFERRED); enough for a client to check that
+    an attribute, a child or an action such as ``applyReceipt`` exists on this pod (reference §1).
+    """
+
+    def one(n: Node) -> dict[str, Any]:
+        return {
+            "attributes": [{"name": a, "queryable": True} for a in sorted(n.attr_names)],
+            "item": {"actions": [{"name": a} for a in n.actions(ctx)]},
+            "children": {c.name: one(c) for c in n.children},
+        }
+
+    return Reply(status=200, body={"Resources": {node.name: one(node)}})
+
+
+def _check_if_match(target: Target, headers: Mapping[str, str]) -> None:
+    """A stale ``If-Match`` gives 412 (reference §3.7, ADF JBO-25014)."""
+    wanted = headers.get("if-match")
+    if wanted is None:
+        return
+    current = change_indicator(target.node.attrs(target.row))
+    if wanted.strip().strip('"') not in (current, "*"):
+        raise ApiError(
+            412,
+            ErrorDetail(
+                detail="Another user has changed the row with primary key.", code="JBO-25014"
+            ),
+        )
 
 
 def dispatch(
@@ -163,8 +197,14 @@ def dispatch(
     segments: Sequence[str],
     params: Mapping[str, str],
     body: Any,
+    headers: Mapping[str, str] | None = None,
 ) -> Reply:
     """Handle one request on the resource tree; raises ApiError for error replies."""
+    headers = headers or {}
+    if method == "GET" and len(segments) >= 2 and segments[-1] == "describe":
+        described = resolve(ctx, registry, segments[:-1])
+        if described.row is None:
+            return describe(ctx, described.node)
     target = resolve(ctx, registry, segments)
     node = target.node
     if target.action is not None:
@@ -187,6 +227,7 @@ def dispatch(
         target.href = f"{target.href}/{node.get(target.row, node.key)}"
         return item_reply(ctx, target, params, status=201)
     if method == "PATCH" and target.row is not None and node.update is not None:
+        _check_if_match(target, headers)
         node.update(ctx, target.row, body)
         return item_reply(ctx, target, params)
     raise ApiError(405)

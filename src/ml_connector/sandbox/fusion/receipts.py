@@ -9,7 +9,6 @@ The action result shape (``{"result": {...}}``) is INFERRED from the ADF action 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from .errors import ApiError, Reply
@@ -175,7 +174,3 @@ def apply_receipt(ctx: Ctx, row: Any, body: Any) -> Reply:
 
 def receipt_actions(ctx: Ctx) -> Mapping[str, Action]:
     return {"applyReceipt": apply_receipt} if ctx.config.apply_receipt_action else {}
-
-
-def applied_total(receipt: StandardReceipt) -> Decimal:
-    return receipt.Amount - receipt.UnappliedAmount

@@ -322,3 +322,28 @@ def refuse_child_create(ctx: Ctx, parent: Any, body: Mapping[str, Any]) -> Any:
         "Child resources of an existing receivables invoice can't be created or modified.",
         code="JBO-27024",
     )
+
+
+def update_installment(ctx: Ctx, row: Any, body: Mapping[str, Any]) -> None:
+    """The one child PATCH §7 allows: ``InstallmentDueDate`` and ``OriginalAmount`` (the latter only while
+    nothing has been applied, so balances stay consistent)."""
+    inst: Installment = row
+    bad = [k for k in body if k not in ("InstallmentDueDate", "OriginalAmount")]
+    if bad:
+        raise _bad(f"Attribute {bad[0]} of an installment can't be updated.", "JBO-27008", bad[0])
+    inv = next(
+        i
+        for i in ctx.state.invoices.values()
+        if any(x is inst for x in i.receivablesInvoiceInstallments)
+    )
+    due = opt_date(body, "InstallmentDueDate")
+    amount = opt_decimal(body, "OriginalAmount")
+    if amount is not None:
+        if inst.InstallmentBalanceDue != inst.OriginalAmount or amount <= 0:
+            raise _bad("The installment amount can't be changed.", "JBO-27024", "OriginalAmount")
+        delta = amount - inst.OriginalAmount
+        inst.OriginalAmount = inst.InstallmentBalanceDue = amount
+        inv.InvoiceBalanceAmount += delta
+    if due is not None:
+        inst.InstallmentDueDate = due
+    ctx.state.touch(inv)

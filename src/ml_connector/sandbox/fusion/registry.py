@@ -13,7 +13,35 @@ from typing import Any
 from . import activities, procurement, receipts, receivables
 from .config import FusionSimConfig
 from .query import MISSING
-from .records import AccountCombination, Record
+from .records import (
+    AccountCombination,
+    BusinessUnit,
+    Currency,
+    PaymentTerm,
+    POLine,
+    POSchedule,
+    ProcessingError,
+    PurchaseOrder,
+    ReceiptRequest,
+    ReceiptRequestLine,
+    Record,
+    Supplier,
+    SupplierAddress,
+    SupplierContact,
+    SupplierSite,
+)
+from .records_ar import (
+    CustomerSite,
+    Installment,
+    InvoiceDistribution,
+    InvoiceLine,
+    ReceiptApplication,
+    ReceiptMethod,
+    ReceivablesInvoice,
+    StandardReceipt,
+    TransactionSource,
+    TransactionType,
+)
 from .tree import Ctx, Node
 
 
@@ -66,18 +94,6 @@ def _combinations(config: FusionSimConfig) -> Node:
 
 
 def _procurement() -> list[Node]:
-    from .records import (
-        POLine,
-        POSchedule,
-        ProcessingError,
-        PurchaseOrder,
-        ReceiptRequest,
-        ReceiptRequestLine,
-        Supplier,
-        SupplierAddress,
-        SupplierContact,
-        SupplierSite,
-    )
 
     suppliers = node(
         "suppliers",
@@ -129,14 +145,6 @@ def _procurement() -> list[Node]:
 
 
 def _receivables() -> list[Node]:
-    from .records_ar import (
-        Installment,
-        InvoiceDistribution,
-        InvoiceLine,
-        ReceiptApplication,
-        ReceivablesInvoice,
-        StandardReceipt,
-    )
 
     refuse = receivables.refuse_child_create
     invoices = node(
@@ -168,6 +176,7 @@ def _receivables() -> list[Node]:
                 Installment,
                 lambda ctx, p: p.receivablesInvoiceInstallments,
                 create=refuse,
+                update=receivables.update_installment,
             ),
         ),
     )
@@ -219,9 +228,6 @@ def _receivables() -> list[Node]:
 
 
 def _lookups() -> list[Node]:
-    from .records import BusinessUnit, Currency, PaymentTerm
-    from .records_ar import CustomerSite, ReceiptMethod, TransactionSource, TransactionType
-
     return [
         node(
             "finBusinessUnitsLOV",
