@@ -56,15 +56,17 @@ class TokenBucket:
         if tokens > self.burst:
             raise ValueError("cannot take more tokens than the burst size at once")
         async with self._lock:
-            while True:
-                self._refill()
-                if self._tokens >= tokens:
-                    self._tokens -= tokens
-                    self.acquired += 1
-                    return
+            self._refill()
+            if self._tokens < tokens:
                 wait = (tokens - self._tokens) / self.rate
                 self.waited_seconds += wait
                 await self._clock.sleep(wait)
+                self._refill()
+                # The wait was computed to earn exactly what is missing; absorb float rounding
+                # (and a timer firing a hair early) instead of sleeping again for 1e-15 s.
+                self._tokens = max(self._tokens, tokens)
+            self._tokens -= tokens
+            self.acquired += 1
 
 
 class RateLimiterRegistry:

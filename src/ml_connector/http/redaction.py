@@ -208,7 +208,7 @@ def redact_url(url: str | httpx.URL, *, registry: SecretRegistry = SECRETS) -> s
     """A URL with its password, secret query fields and registered values masked."""
     parsed = httpx.URL(str(url)) if not isinstance(url, httpx.URL) else url
     if parsed.password:
-        parsed = parsed.copy_with(password=MASK)
+        parsed = parsed.copy_with(username=parsed.username, password=MASK)
     if parsed.query:
         pairs = parse_qsl(parsed.query.decode("ascii", "replace"), keep_blank_values=True)
         masked = [(k, MASK if is_secret_field(k) else v) for k, v in pairs]
