@@ -1,10 +1,11 @@
 """Oracle Fusion Cloud ERP simulator (reference: shared/reference/oracle-fusion-api.md).
 
-Public API: :func:`create_app`, :class:`FusionState`, :class:`FusionSimConfig`, :func:`seed_minimal`.
+Public API: :func:`create_app`, :class:`FusionState`, :class:`FusionSimConfig`, :func:`seed_minimal`, and ``ops`` (validated writes for seeding code).
 """
 
 from __future__ import annotations
 
+from . import ops
 from .app import create_app
 from .config import FusionSimConfig, ReceiptProcessing
 from .seed import SEED, MinimalSeed, seed_minimal
@@ -17,5 +18,6 @@ __all__ = [
     "MinimalSeed",
     "ReceiptProcessing",
     "create_app",
+    "ops",
     "seed_minimal",
 ]

@@ -50,8 +50,16 @@ async def token_endpoint(request: Request) -> Response:
     client = _basic(request.headers.get("authorization", ""))
     if client is None:
         client = (form.get("client_id", ""), form.get("client_secret", ""))
+    response = _token_response(state, config, form, client)
+    if response.status_code >= 400:
+        state.meta.errors[str(response.status_code)] += 1
+    return response
+
+
+def _token_response(
+    state: FusionState, config: FusionSimConfig, form: dict[str, str], client: tuple[str, str]
+) -> JSONResponse:
     if client != (credentials.FUSION_CLIENT_ID, credentials.FUSION_CLIENT_SECRET):
-        state.meta.errors["401"] += 1
         return _oauth_error(401, "invalid_client", "Client authentication failed.")
     if form.get("grant_type") != "client_credentials":
         return _oauth_error(400, "unsupported_grant_type", "Only client_credentials is supported.")
