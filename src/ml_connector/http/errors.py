@@ -75,8 +75,9 @@ class AuthError(FatalError):
     def __init__(self, *, system: str, resource: str, status: int, excerpt: str = "") -> None:
         detail = f": {excerpt}" if excerpt else ""
         super().__init__(
-            f"{system} refused the credentials for {resource} (HTTP {status}) after a token "
-            f"refresh{detail}; check the client id/secret, app key and granted scopes"
+            f"{system} refused the credentials for {resource} (HTTP {status}; an OAuth token "
+            f"is refreshed once before this){detail}; check the client id/secret or user/password, "
+            "the app key and the granted scopes"
         )
         self.system = system
         self.resource = resource

@@ -31,7 +31,7 @@ import enum
 import logging
 import random
 from collections.abc import AsyncGenerator, Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
@@ -82,6 +82,10 @@ class TokenPolicy:
     refresh_after: float = 13 * 60.0
     max_lifetime_fraction: float = 0.8
     default_expires_in: float = 3600.0
+    #: A token this close to expiry is never handed out, even when a refresh failed.
+    expiry_margin: float = 30.0
+    #: After a failed proactive refresh, keep the still-valid token and try again this much later.
+    retry_refresh_after: float = 30.0
     retry: RetryPolicy = field(
         default_factory=lambda: RetryPolicy(
             max_attempts=5, max_total_seconds=120.0, base_delay=1.0, max_delay=30.0
@@ -162,12 +166,38 @@ class TokenCache:
             token = self._fresh(key)  # someone else may have refreshed while we waited
             if token is not None:
                 return token
-            token = await self._fetch(credentials)
             old = self._tokens.get(key)
+            try:
+                token = await self._fetch(credentials)
+            except TokenUnavailable:
+                fallback = self._still_usable(key, old)
+                if fallback is None:
+                    raise
+                return fallback
             self._tokens[key] = token
             if old is not None and old.value != token.value:
                 unregister_secret(old.value)
             return token
+
+    def _still_usable(self, key: tuple[str, str], old: AccessToken | None) -> AccessToken | None:
+        """After a failed *proactive* refresh, the old token if it is still safely valid.
+
+        Auth must never cause an outage (DESIGN §3.2 rule 5): a throttled or briefly unreachable
+        token endpoint at 80 % of a token's life is no reason to fail requests the old token can
+        still carry. The refresh is tried again after ``retry_refresh_after`` seconds.
+        """
+        if old is None:
+            return None
+        now = self._clock.monotonic()
+        expires_at = old.obtained_at + old.expires_in - self._policy.expiry_margin
+        if now >= expires_at:
+            return None
+        kept = replace(old, refresh_at=min(now + self._policy.retry_refresh_after, expires_at))
+        self._tokens[key] = kept
+        log.warning(
+            "token refresh failed; keeping the current token for %.0f s more", expires_at - now
+        )
+        return kept
 
     def invalidate(self, credentials: ClientCredentials, token: AccessToken | None = None) -> None:
         """Drop the cached token — only if it is still ``token``, so that concurrent 401s for the

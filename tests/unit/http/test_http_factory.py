@@ -7,6 +7,7 @@ import logging
 import httpx
 import pytest
 from http_fakes import ScriptedServer
+from starlette.types import Receive, Scope, Send
 
 from ml_connector import __version__
 from ml_connector.clock import FakeClock
@@ -46,7 +47,7 @@ async def test_injected_transport_and_user_agent_reach_the_server() -> None:
     server = ScriptedServer()
     inner = server.app()
 
-    async def app(scope, receive, send):
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         seen.append(dict(scope["headers"])[b"user-agent"].decode())
         await inner(scope, receive, send)
 
@@ -62,7 +63,7 @@ async def test_logging_hooks_log_redacted_summaries(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     register_secret("ak1.hook-app-key-0000")
-    summaries: list[dict[str, object]] = []
+    summaries: list[dict[str, str | int | float | None]] = []
     server = ScriptedServer()
     hooks = logging_hooks(clock=clock, on_response=summaries.append)
     caplog.set_level(logging.DEBUG, logger="ml_connector.http")

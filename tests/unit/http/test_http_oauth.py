@@ -15,6 +15,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from http_fakes import API_BASE, API_HOST, TOKEN_HOST, TOKEN_URL, FakeServer, Scripted
+from starlette.types import Receive, Scope, Send
 
 from ml_connector.clock import FakeClock
 from ml_connector.errors import FatalError, RetriableError
@@ -37,14 +38,20 @@ from ml_connector.sandbox import credentials as sandbox
 
 
 def api_client(
-    transport: httpx.ASGITransport, cache: TokenCache, creds: ClientCredentials, **kw: object
+    transport: httpx.ASGITransport,
+    cache: TokenCache,
+    creds: ClientCredentials,
+    extra_headers: dict[str, str] | None = None,
 ) -> httpx.AsyncClient:
-    auth = OAuth2ClientCredentials(cache=cache, credentials=creds, **kw)  # type: ignore[arg-type]
+    auth = OAuth2ClientCredentials(cache=cache, credentials=creds, extra_headers=extra_headers)
     return create_client(base_url=API_BASE, transport=transport, auth=auth)
 
 
 async def test_token_cached_and_reused(
-    server: FakeServer, transport: httpx.ASGITransport, cache: TokenCache, st_credentials
+    server: FakeServer,
+    transport: httpx.ASGITransport,
+    cache: TokenCache,
+    st_credentials: ClientCredentials,
 ) -> None:
     async with api_client(transport, cache, st_credentials) as client:
         for _ in range(5):
@@ -55,7 +62,10 @@ async def test_token_cached_and_reused(
 
 
 async def test_cache_shared_by_two_clients(
-    server: FakeServer, transport: httpx.ASGITransport, cache: TokenCache, st_credentials
+    server: FakeServer,
+    transport: httpx.ASGITransport,
+    cache: TokenCache,
+    st_credentials: ClientCredentials,
 ) -> None:
     async with (
         api_client(transport, cache, st_credentials) as one,
@@ -67,7 +77,10 @@ async def test_cache_shared_by_two_clients(
 
 
 async def test_form_credentials_no_scope_and_app_key_on_every_call(
-    server: FakeServer, transport: httpx.ASGITransport, cache: TokenCache, st_credentials
+    server: FakeServer,
+    transport: httpx.ASGITransport,
+    cache: TokenCache,
+    st_credentials: ClientCredentials,
 ) -> None:
     """servicetitan-api.md §1.1: form fields, no scope; §1.2: ST-App-Key on every call."""
     server.app_key = sandbox.SERVICETITAN_APP_KEY
@@ -86,7 +99,10 @@ async def test_form_credentials_no_scope_and_app_key_on_every_call(
 
 
 async def test_basic_client_auth_with_scope(
-    server: FakeServer, transport: httpx.ASGITransport, clock: FakeClock, token_http
+    server: FakeServer,
+    transport: httpx.ASGITransport,
+    clock: FakeClock,
+    token_http: httpx.AsyncClient,
 ) -> None:
     """oracle-fusion-api.md §2.2: Basic client authentication at the identity domain, with scope."""
     server.client_id, server.client_secret = sandbox.FUSION_CLIENT_ID, sandbox.FUSION_CLIENT_SECRET
@@ -116,7 +132,7 @@ async def test_servicetitan_token_renewed_at_80_percent(
     transport: httpx.ASGITransport,
     cache: TokenCache,
     clock: FakeClock,
-    st_credentials,
+    st_credentials: ClientCredentials,
 ) -> None:
     """900-s tokens are renewed at 720 s (80 %), before the 13-min age rule would."""
     async with api_client(transport, cache, st_credentials) as client:
@@ -161,7 +177,7 @@ async def test_token_expiring_mid_sequence_is_refreshed_transparently(
     transport: httpx.ASGITransport,
     cache: TokenCache,
     clock: FakeClock,
-    st_credentials,
+    st_credentials: ClientCredentials,
 ) -> None:
     """A long run of requests over 40 fake minutes never sees an error (lessons §2.3)."""
     async with api_client(transport, cache, st_credentials) as client:
@@ -179,7 +195,7 @@ async def test_concurrent_requests_during_refresh_make_one_token_request(
     transport: httpx.ASGITransport,
     cache: TokenCache,
     clock: FakeClock,
-    st_credentials,
+    st_credentials: ClientCredentials,
 ) -> None:
     # The token endpoint is throttled once, so the refresh spans a (fake) wait and every other
     # request piles up behind the lock while it is in progress.
@@ -192,7 +208,10 @@ async def test_concurrent_requests_during_refresh_make_one_token_request(
 
 
 async def test_forced_401_refreshes_once_and_resends_once(
-    server: FakeServer, transport: httpx.ASGITransport, cache: TokenCache, st_credentials
+    server: FakeServer,
+    transport: httpx.ASGITransport,
+    cache: TokenCache,
+    st_credentials: ClientCredentials,
 ) -> None:
     async with api_client(transport, cache, st_credentials) as client:
         await client.get("/warm")
@@ -204,7 +223,10 @@ async def test_forced_401_refreshes_once_and_resends_once(
 
 
 async def test_concurrent_401s_for_the_same_token_cause_one_refresh(
-    server: FakeServer, transport: httpx.ASGITransport, cache: TokenCache, st_credentials
+    server: FakeServer,
+    transport: httpx.ASGITransport,
+    cache: TokenCache,
+    st_credentials: ClientCredentials,
 ) -> None:
     async with api_client(transport, cache, st_credentials) as client:
         await client.get("/warm")
@@ -219,7 +241,7 @@ async def test_second_401_is_returned_and_raised_as_auth_error(
     transport: httpx.ASGITransport,
     cache: TokenCache,
     clock: FakeClock,
-    st_credentials,
+    st_credentials: ClientCredentials,
 ) -> None:
     server.reject_all_tokens = True
     async with api_client(transport, cache, st_credentials) as client:
@@ -241,7 +263,10 @@ async def test_second_401_is_returned_and_raised_as_auth_error(
 
 
 async def test_post_body_is_resent_after_401(
-    server: FakeServer, transport: httpx.ASGITransport, cache: TokenCache, st_credentials
+    server: FakeServer,
+    transport: httpx.ASGITransport,
+    cache: TokenCache,
+    st_credentials: ClientCredentials,
 ) -> None:
     async with api_client(transport, cache, st_credentials) as client:
         await client.get("/warm")
@@ -256,7 +281,7 @@ async def test_token_endpoint_429_backs_off_then_succeeds(
     transport: httpx.ASGITransport,
     cache: TokenCache,
     clock: FakeClock,
-    st_credentials,
+    st_credentials: ClientCredentials,
 ) -> None:
     server.token_script += [
         Scripted(429, '{"title": "Rate limit is exceeded."}', {"Retry-After": "5"}),
@@ -270,7 +295,7 @@ async def test_token_endpoint_429_backs_off_then_succeeds(
 
 
 async def test_token_endpoint_backoff_is_bounded(
-    server: FakeServer, cache: TokenCache, clock: FakeClock, st_credentials
+    server: FakeServer, cache: TokenCache, clock: FakeClock, st_credentials: ClientCredentials
 ) -> None:
     server.token_script += [Scripted(503, "<html>down</html>", media_type="text/html")] * 10
     with pytest.raises(TokenUnavailable) as caught:
@@ -282,7 +307,10 @@ async def test_token_endpoint_backoff_is_bounded(
 
 
 async def test_invalid_client_raises_clear_error_without_secret(
-    server: FakeServer, cache: TokenCache, st_credentials, caplog: pytest.LogCaptureFixture
+    server: FakeServer,
+    cache: TokenCache,
+    st_credentials: ClientCredentials,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     server.client_secret = "the-rotated-secret"
@@ -298,13 +326,17 @@ async def test_invalid_client_raises_clear_error_without_secret(
     assert server.token_requests == 1  # not retried: retrying cannot fix a wrong secret
 
 
-async def test_invalid_client_as_401_too(server: FakeServer, cache: TokenCache, st_credentials):
+async def test_invalid_client_as_401_too(
+    server: FakeServer, cache: TokenCache, st_credentials: ClientCredentials
+) -> None:
     server.token_script.append(Scripted(401, '{"error": "invalid_client"}'))
     with pytest.raises(InvalidClientError, match="check client id/secret"):
         await cache.get(st_credentials)
 
 
-async def test_other_token_error_is_typed(server: FakeServer, cache: TokenCache, st_credentials):
+async def test_other_token_error_is_typed(
+    server: FakeServer, cache: TokenCache, st_credentials: ClientCredentials
+) -> None:
     server.token_script.append(Scripted(400, '{"error": "invalid_scope"}'))
     with pytest.raises(TokenEndpointError, match="invalid_scope") as caught:
         await cache.get(st_credentials)
@@ -316,7 +348,7 @@ async def test_tokens_never_logged(
     transport: httpx.ASGITransport,
     cache: TokenCache,
     clock: FakeClock,
-    st_credentials,
+    st_credentials: ClientCredentials,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -333,7 +365,9 @@ async def test_tokens_never_logged(
 async def test_static_basic_auth_for_fusion(clock: FakeClock) -> None:
     seen: list[str | None] = []
 
-    async def app(scope, receive, send):  # a bare ASGI app: echo nothing, record the header
+    async def app(
+        scope: Scope, receive: Receive, send: Send
+    ) -> None:  # a bare ASGI app: echo nothing, record the header
         headers = dict(scope["headers"])
         seen.append(headers.get(b"authorization", b"").decode() or None)
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -349,3 +383,67 @@ async def test_static_basic_auth_for_fusion(clock: FakeClock) -> None:
     ).decode()
     assert seen == [f"Basic {expected}"]
     assert sandbox.FUSION_PASSWORD not in repr(auth)
+
+
+async def test_retry_after_a_long_backoff_is_signed_with_a_fresh_token(
+    server: FakeServer,
+    transport: httpx.ASGITransport,
+    cache: TokenCache,
+    clock: FakeClock,
+    st_credentials: ClientCredentials,
+) -> None:
+    """servicetitan-api.md §1.2 / lessons-from-peers.md §2.3: backoffs must be re-authenticated."""
+    server.api_script.append(Scripted(429, "{}", {"Retry-After": "800"}))
+    async with api_client(transport, cache, st_credentials) as client:
+        response = await send_with_retry(
+            client,
+            lambda: client.build_request("GET", "/export/invoices"),
+            RetryPolicy(max_total_seconds=1000),
+            clock,
+            system="servicetitan",
+            resource="export/invoices",
+        )
+    assert response.status_code == 200
+    assert clock.slept == [800.0]
+    assert server.token_requests == 2
+    first, second = (h for _, _, h in server.api_requests)
+    assert first != second  # the retry carried the new token, and was not refused
+    assert len(server.api_requests) == 2
+
+
+async def test_failed_proactive_refresh_keeps_the_valid_token(
+    server: FakeServer,
+    transport: httpx.ASGITransport,
+    cache: TokenCache,
+    clock: FakeClock,
+    st_credentials: ClientCredentials,
+) -> None:
+    """DESIGN §3.2 rule 5: auth never causes an outage while the current token still works."""
+    async with api_client(transport, cache, st_credentials) as client:
+        await client.get("/a")
+        clock.advance(720)  # refresh due
+        server.token_script += [Scripted(503, "down")] * 4  # the cache's attempt cap
+        response = await client.get("/b")
+        assert response.status_code == 200
+        assert server.token_requests == 5
+        assert cache.stats(st_credentials).last_error == "HTTP 503 from the token endpoint"
+        # the refresh is tried again 30 s later, and succeeds
+        clock.advance(30)
+        await client.get("/c")
+        assert server.token_requests == 6
+        assert cache.stats(st_credentials).last_error is None
+        assert cache.stats(st_credentials).refresh_count == 2
+    assert [p for _, p, _ in server.api_requests] == ["/a", "/b", "/c"]
+
+
+async def test_failed_refresh_of_an_expiring_token_raises(
+    server: FakeServer,
+    cache: TokenCache,
+    clock: FakeClock,
+    st_credentials: ClientCredentials,
+) -> None:
+    await cache.get(st_credentials)
+    clock.advance(880)  # inside the 30-s expiry margin
+    server.token_script += [Scripted(503, "down")] * 4
+    with pytest.raises(TokenUnavailable):
+        await cache.get(st_credentials)

@@ -8,6 +8,7 @@ from bisect import bisect_left
 import httpx
 import pytest
 from http_fakes import ScriptedServer
+from starlette.types import Receive, Scope, Send
 
 from ml_connector.clock import FakeClock
 from ml_connector.http import (
@@ -106,7 +107,7 @@ async def test_throttled_transport_caps_requests_in_flight(clock: FakeClock) -> 
     server = ScriptedServer()
     inner_app = server.app()
 
-    async def app(scope, receive, send):
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         nonlocal in_server, peak
         in_server += 1
         peak = max(peak, in_server)
