@@ -14,7 +14,15 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from http_fakes import API_BASE, API_HOST, TOKEN_HOST, TOKEN_URL, FakeServer, Scripted
+from http_fakes import (
+    API_BASE,
+    API_HOST,
+    TOKEN_HOST,
+    TOKEN_URL,
+    FakeServer,
+    RefuseConnectTransport,
+    Scripted,
+)
 from starlette.types import Receive, Scope, Send
 
 from ml_connector.clock import FakeClock
@@ -447,3 +455,41 @@ async def test_failed_refresh_of_an_expiring_token_raises(
     server.token_script += [Scripted(503, "down")] * 4
     with pytest.raises(TokenUnavailable):
         await cache.get(st_credentials)
+
+
+async def test_unreachable_token_endpoint_is_retried(
+    server: FakeServer, clock: FakeClock, st_credentials: ClientCredentials
+) -> None:
+    transport = RefuseConnectTransport(httpx.ASGITransport(app=server.app()), refuse=2)
+    async with create_client(base_url="", transport=transport) as http:
+        cache = TokenCache(http=http, clock=clock)
+        token = await cache.get(st_credentials)
+    assert token.value in server.issued
+    assert server.token_requests == 1  # the two refused attempts never arrived
+    assert len(clock.slept) == 2
+
+
+async def test_token_response_without_access_token_is_an_error(
+    server: FakeServer, cache: TokenCache, st_credentials: ClientCredentials
+) -> None:
+    server.token_script.append(Scripted(200, '{"token_type": "Bearer"}'))
+    with pytest.raises(TokenEndpointError, match="without an access_token"):
+        await cache.get(st_credentials)
+
+
+async def test_missing_expires_in_uses_the_default(
+    server: FakeServer, cache: TokenCache, clock: FakeClock, st_credentials: ClientCredentials
+) -> None:
+    server.token_script.append(Scripted(200, '{"access_token": "tok-without-expiry-000"}'))
+    token = await cache.get(st_credentials)
+    assert token.expires_in == 3600
+    assert token.refresh_at == clock.monotonic() + 780
+
+
+def test_sync_clients_are_refused(cache: TokenCache, st_credentials: ClientCredentials) -> None:
+    auth = OAuth2ClientCredentials(cache=cache, credentials=st_credentials)
+    with (
+        httpx.Client(auth=auth, base_url="https://api.test") as client,
+        pytest.raises(RuntimeError, match="AsyncClient only"),
+    ):
+        client.get("/x")

@@ -23,6 +23,7 @@ from ml_connector.http import (
     HttpStatusError,
     RetriesExhausted,
     RetryPolicy,
+    TransportFailure,
     WriteMaybeCommitted,
     classify,
     create_client,
@@ -290,3 +291,19 @@ async def test_time_cap_holds(clock: FakeClock) -> None:
     assert clock.slept == [20.0, 20.0]
     assert len(server.requests) == 3
     assert caught.value.retry_after == 20.0
+
+
+async def test_unusable_url_is_a_fatal_transport_failure(clock: FakeClock) -> None:
+    """The default transport refuses the scheme before opening any connection."""
+    async with create_client(base_url=BASE) as c:
+        with pytest.raises(TransportFailure, match="could not be sent") as caught:
+            await send_with_retry(
+                c,
+                lambda: c.build_request("GET", "ftp://files.test/x"),
+                RetryPolicy(),
+                clock,
+                system="fusion",
+                resource="suppliers",
+            )
+    assert isinstance(caught.value, FatalError)
+    assert clock.slept == []
