@@ -96,6 +96,8 @@ async def test_token_expires_on_the_clock(fusion_state: FusionState, clock: Fake
         resp = await client.get(ROOT + "suppliers", headers=headers)
         assert resp.status_code == 401
         assert resp.content == b""
+        await get_token(client)
+        assert len(fusion_state.meta.tokens) == 1  # the expired token was pruned
 
 
 async def test_revoked_token_gets_401(app: Starlette, fusion_state: FusionState) -> None:

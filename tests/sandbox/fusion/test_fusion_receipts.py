@@ -57,7 +57,7 @@ async def test_create_receipt(api: httpx.AsyncClient) -> None:
 
 async def test_receipt_checks(api: httpx.AsyncClient) -> None:
     """§4.5 + DESIGN §3.2 rule 3: unknown method, BU, customer; duplicate number for the method."""
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"ReceiptMethod": "Barter"}, "AR_RECEIPT_METHOD_NOT_FOUND"),
         ({"BusinessUnit": "Nope"}, "AR_BU_NOT_FOUND"),
         ({"CustomerAccountNumber": SEED.inactive_customer}, "AR_CUSTOMER_ACCOUNT_NOT_FOUND"),
@@ -181,3 +181,16 @@ async def test_lookups_list_setup(api: httpx.AsyncClient) -> None:
     ).json()
     assert site["items"][0]["BusinessUnit"] == "HVAC West BU"
     assert (await api.post("currenciesLOV", json={"CurrencyCode": "X"})).status_code == 405
+
+
+async def test_action_needs_the_action_media_type(api: httpx.AsyncClient) -> None:
+    """§1 [S11][S12]: custom actions are POSTed as application/vnd.oracle.adf.action+json."""
+    inv_id = (await create_invoice(api)).json()["CustomerTransactionId"]
+    inst_id = await installment_id(api, inv_id)
+    rid = (await api.post("standardReceipts", json=receipt())).json()["StandardReceiptId"]
+    resp = await api.post(
+        f"standardReceipts/{rid}/action/applyReceipt",
+        json={"appliedPaymentScheduleId": inst_id, "calledFrom": "REST"},
+    )
+    assert resp.status_code == 415
+    assert (await api.get(f"receivablesInvoices/{inv_id}")).json()["InvoiceBalanceAmount"] == 220

@@ -70,7 +70,10 @@ def _token_response(
         return _oauth_error(400, "invalid_scope", f"{CONSUMER_ALL} must be requested alone.")
     token = secrets.token_urlsafe(32)
     lifetime = config.token_lifetime_seconds
-    state.meta.tokens[token] = state.clock.now() + timedelta(seconds=lifetime)
+    now = state.clock.now()
+    for old in [t for t, expiry in state.meta.tokens.items() if expiry <= now]:
+        del state.meta.tokens[old]  # keep long soak runs from accumulating dead tokens
+    state.meta.tokens[token] = now + timedelta(seconds=lifetime)
     return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": lifetime})
 
 

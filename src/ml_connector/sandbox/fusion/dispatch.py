@@ -15,7 +15,7 @@ from .query import compile_q, order_rows, parse_expand, parse_fields, parse_find
 from .render import RESOURCE_COLLECTION, RESOURCE_ITEM, change_indicator, render_item
 from .tree import Ctx, Node
 
-ACTION_RESULT = "application/vnd.oracle.adf.actionresult+json"
+ACTION_MEDIA = "application/vnd.oracle.adf.action+json"
 
 
 @dataclass(kw_only=True)
@@ -213,6 +213,9 @@ def dispatch(
             raise ApiError.not_found(f"The action {target.action} was not found.")
         if method != "POST":
             raise ApiError(405)
+        if ACTION_MEDIA not in headers.get("content-type", ""):
+            # reference §1: custom actions take application/vnd.oracle.adf.action+json (415 INFERRED)
+            raise ApiError(415, ErrorDetail(detail=f"Use Content-Type {ACTION_MEDIA} for actions."))
         return action(ctx, target.row, body)
     if method == "GET":
         if target.row is None:

@@ -20,6 +20,7 @@ _TITLES = {
     405: "Method Not Allowed",
     406: "Not Acceptable",
     412: "Precondition Failed",
+    415: "Unsupported Media Type",
     500: "Internal Server Error",
 }
 
