@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError, ErrorDetail, Reply
-from .query import compile_q, order_rows, parse_expand, parse_fields, parse_finder
+from .params import order_rows, parse_expand, parse_fields, parse_finder
+from .query import compile_q
 from .render import RESOURCE_COLLECTION, RESOURCE_ITEM, change_indicator, render_item
 from .tree import Ctx, Node
 

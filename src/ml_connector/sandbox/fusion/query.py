@@ -16,8 +16,8 @@ and booleans); a literal that does not convert matches nothing, as a type mismat
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -122,7 +122,7 @@ def _compare(get: Getter, attr: Attr, op: str, literal: str) -> Predicate:
 _CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<>|!=|>=|<=|=|>|<)\s*(.*?)\s*$", re.S)
 
 
-def _split_outside_quotes(text: str, sep: str) -> list[str]:
+def split_outside_quotes(text: str, sep: str) -> list[str]:
     parts: list[str] = []
     buf: list[str] = []
     quoted = False
@@ -138,7 +138,7 @@ def _split_outside_quotes(text: str, sep: str) -> list[str]:
     return parts
 
 
-def _unquote(value: str) -> str:
+def unquote(value: str) -> str:
     if (
         len(value) >= 2
         and value[0] == value[-1] == "'"
@@ -157,7 +157,7 @@ def parse_semicolon(
 ) -> Predicate:
     """Query-by-example: every clause must hold. Unparseable clauses match nothing (or raise if strict)."""
     preds: list[Predicate] = []
-    for clause in _split_outside_quotes(q, ";"):
+    for clause in split_outside_quotes(q, ";"):
         if not clause.strip():
             continue
         m = _CLAUSE.match(clause)
@@ -170,7 +170,7 @@ def parse_semicolon(
             if strict:
                 raise ApiError.bad(f"Attribute {name} is not queryable.", code="JBO-25064")
             return _never
-        preds.append(_compare(get, Attr(name=name), op, _unquote(value)))
+        preds.append(_compare(get, Attr(name=name), op, unquote(value)))
     return lambda row: all(p(row) for p in preds)
 
 
@@ -324,77 +324,3 @@ def compile_q(q: str, *, framework: int, get: Getter, known: Callable[[str], boo
         if ";" in q:
             return parse_semicolon(q, get, known, strict=True)
         raise ApiError.bad(f"Invalid query expression: {exc}", code="JBO-27122") from exc
-
-
-# --- orderBy, finder, fields, expand ---------------------------------------------------------
-
-
-def order_rows(rows: list[Any], order_by: str, get: Getter, known: Callable[[str], bool]) -> None:
-    """Sort in place by ``Attr:asc,Other:desc`` (one stable sort per key, last key first)."""
-    keys: list[tuple[str, bool]] = []
-    for part in order_by.split(","):
-        name, _, direction = part.strip().partition(":")
-        if not known(name):
-            raise ApiError.bad(f"Attribute {name} in orderBy is not valid.", code="JBO-25064")
-        keys.append((name, direction.strip().lower() == "desc"))
-    for name, desc in reversed(keys):
-
-        def key(row: Any, attr: str = name) -> tuple[int, Any]:
-            return _sort_key(get(row, attr))
-
-        rows.sort(key=key, reverse=desc)
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    return (0, 0) if value is None or value is MISSING else (1, value)
-
-
-def parse_finder(text: str) -> tuple[str, dict[str, str]]:
-    name, _, rest = text.partition(";")
-    variables: dict[str, str] = {}
-    for pair in _split_outside_quotes(rest, ","):
-        if pair.strip():
-            var, _, value = pair.partition("=")
-            variables[var.strip()] = _unquote(value.strip())
-    return name.strip(), variables
-
-
-@dataclass(kw_only=True)
-class FieldSpec:
-    """``fields=A,B;Child:X,Y`` — top-level attributes and per-child attribute lists."""
-
-    top: tuple[str, ...] | None = None
-    children: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-def parse_fields(text: str | None) -> FieldSpec | None:
-    if not text:
-        return None
-    spec = FieldSpec()
-    for part in text.split(";"):
-        if ":" in part:
-            child, _, names = part.partition(":")
-            spec.children[child.strip()] = tuple(n.strip() for n in names.split(",") if n.strip())
-        elif part.strip():
-            spec.top = tuple(n.strip() for n in part.split(",") if n.strip())
-    return spec
-
-
-ALL = "all"
-
-
-def parse_expand(text: str | None) -> dict[str, Any]:
-    """``expand=all`` → {"all": {}}; ``expand=lines.schedules,x`` → nested dict of child names."""
-    tree: dict[str, Any] = {}
-    if not text:
-        return tree
-    for path in text.split(","):
-        node = tree
-        for name in path.strip().split("."):
-            if name:
-                node = node.setdefault(name, {})
-    return tree
-
-
-def pick(names: Sequence[str] | None, attrs: dict[str, Any]) -> dict[str, Any]:
-    return attrs if names is None else {n: attrs[n] for n in names if n in attrs}

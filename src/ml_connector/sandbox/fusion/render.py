@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .query import FieldSpec, pick
+from .params import FieldSpec, pick
 from .tree import Ctx, Node
 
 RESOURCE_ITEM = "application/vnd.oracle.adf.resourceitem+json"
