@@ -217,7 +217,8 @@ class TokenCache:
             attempt += 1
             hint: float | None = None
             try:
-                response = await self._http.send(self._build(credentials))
+                # auth=None: the token client's own auth (if any) must never sign a token request.
+                response = await self._http.send(self._build(credentials), auth=None)
             except httpx.TransportError as exc:
                 problem = f"{type(exc).__name__} reaching the token endpoint"
             else:
