@@ -1,4 +1,4 @@
-"""``q``, ``orderBy``, ``finder``, ``fields`` and ``expand`` parsing and evaluation (reference §3).
+"""``q`` parsing and evaluation (reference §3.1, §3.2); the other query parameters are in ``params.py``.
 
 ``q`` has two grammars, chosen by ``REST-Framework-Version`` (DESIGN §5):
 
@@ -9,8 +9,9 @@
   ``is [not] null``, ``upper(Attr)``. A string that is not an expression but contains ``;`` is read in
   the ``;`` form, which pods still accept.
 
-Literals are converted to the attribute's type per row (dates, timestamps with offsets, numbers, Y/N
-and booleans); a literal that does not convert matches nothing, as a type mismatch does on a pod.
+Literals are converted to the attribute's type (dates, timestamps with offsets, numbers, Y/N and
+booleans), once per type per request; a literal that does not convert matches nothing, as a type
+mismatch does on a pod.
 """
 
 from __future__ import annotations
