@@ -4,6 +4,7 @@ guards and redaction. System clients build on these; flows never touch httpx dir
 
 from __future__ import annotations
 
+from ml_connector.http.basic import StaticBasicAuth
 from ml_connector.http.errors import (
     AuthError,
     HttpStatusError,
@@ -28,7 +29,6 @@ from ml_connector.http.oauth import (
     ClientAuthMethod,
     ClientCredentials,
     OAuth2ClientCredentials,
-    StaticBasicAuth,
     TokenCache,
     TokenPolicy,
     TokenStats,

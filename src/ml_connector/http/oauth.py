@@ -380,29 +380,3 @@ class OAuth2ClientCredentials(httpx.Auth):
         self._sign(request, token)
         self.resends_after_401 += 1
         yield request
-
-
-class StaticBasicAuth(httpx.Auth):
-    """HTTP Basic for Fusion integration users (oracle-fusion-api.md §2.1).
-
-    Like ``httpx.BasicAuth``, plus the password and the encoded header are registered for
-    redaction, and ``extra_headers`` are added to every request.
-    """
-
-    def __init__(
-        self, *, username: str, password: str, extra_headers: Mapping[str, str] | None = None
-    ) -> None:
-        encoded = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-        register_secret(password)
-        register_secret(encoded)
-        self._header = f"Basic {encoded}"
-        self.username = username
-        self.extra_headers = MappingProxyType(dict(extra_headers or {}))
-
-    def __repr__(self) -> str:
-        return f"StaticBasicAuth(username={self.username!r})"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
-        request.headers.update(self.extra_headers)
-        request.headers["Authorization"] = self._header
-        yield request
