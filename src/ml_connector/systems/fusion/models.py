@@ -353,10 +353,27 @@ class NamedLookup(FusionRecord):
     EnabledFlag: Flag | None = None
     StartDate: DateOnly | None = None
     EndDate: DateOnly | None = None
+    # customerAccountSitesLOV rows (INFERRED attribute names, reference §4.8)
+    SiteUseId: IntId | None = None
+    SiteNumber: LooseStr | None = None
+    SiteName: str | None = None
+    AccountNumber: LooseStr | None = None
+    BusinessUnit: str | None = None
+    Status: str | None = None
 
     @property
     def label(self) -> str:
-        return self.Name or self.BusinessUnitName or self.CurrencyCode or ""
+        return self.Name or self.BusinessUnitName or self.CurrencyCode or self.SiteNumber or ""
+
+    def active_on(self, day: date) -> bool:
+        """Enabled (when the row says), in its date range, and not status ``I``/``INACTIVE``."""
+        if self.EnabledFlag is False:
+            return False
+        if (self.Status or "A").upper() in ("I", "INACTIVE"):
+            return False
+        if self.StartDate is not None and self.StartDate > day:
+            return False
+        return self.EndDate is None or self.EndDate >= day
 
 
 class CollectionPage(Lenient):

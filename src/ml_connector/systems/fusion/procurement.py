@@ -1,0 +1,277 @@
+"""Procurement reads and receiving writes (oracle-fusion-api.md §4.1–§4.3).
+
+Suppliers and purchase orders change while we read them, so they are read by key
+(:mod:`.pagination`); a backfill reads disjoint ``LastUpdateDate`` windows side by side.
+Receiving receipt requests are processed asynchronously by Fusion: create one, then follow its
+``ProcessingStatusCode`` and the lines' ``processingErrors``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar, overload
+
+from pydantic import BaseModel
+
+from ml_connector.clock import ensure_aware
+from ml_connector.systems.fusion import query
+from ml_connector.systems.fusion.base import FusionBase
+from ml_connector.systems.fusion.errors import ReceivingTimeout
+from ml_connector.systems.fusion.models import PurchaseOrder, ReceivingReceiptRequest, Supplier
+from ml_connector.systems.fusion.pagination import KeysetSpec, Window, keyset_pages, split_range
+
+R = TypeVar("R", bound=BaseModel)
+
+SUPPLIER_EXPAND = "addresses,sites,contacts"
+PO_EXPAND = "lines.schedules"
+RECEIVING_EXPAND = "lines.processingErrors"
+#: Header states after which nothing more will happen (INFERRED names, reference §4.3).
+RECEIVING_FINAL = frozenset({"SUCCESS", "ERROR", "COMPLETED", "PROCESSED", "FAILED"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowPage(Generic[R]):
+    """One page of one window of :meth:`ProcurementApi.read_windows`.
+
+    Pages of different windows arrive interleaved, in no particular order; within one window they
+    arrive in (``LastUpdateDate``, id) order. A flow tracks the highest ``LastUpdateDate`` it has
+    durably processed per window itself and moves its cursor only when every window is done.
+    """
+
+    window: Window
+    records: tuple[R, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Done:
+    window: Window
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Resource:
+    path: str
+    id_attr: str
+    expand: str
+
+
+_RESOURCES: dict[str, _Resource] = {
+    "suppliers": _Resource(path="suppliers", id_attr="SupplierId", expand=SUPPLIER_EXPAND),
+    "purchaseOrders": _Resource(path="purchaseOrders", id_attr="POHeaderId", expand=PO_EXPAND),
+}
+
+
+def po_filter(
+    procurement_bus: Sequence[str] | None = None, statuses: Sequence[str] | None = None
+) -> str | None:
+    """``q`` clauses for the PO flow's filters (business units by name, ``StatusCode`` set)."""
+    return (
+        query.all_of(
+            query.isin("ProcurementBU", procurement_bus) if procurement_bus else None,
+            query.isin("StatusCode", statuses) if statuses else None,
+        )
+        or None
+    )
+
+
+class ProcurementApi(FusionBase):
+    """Suppliers, purchase orders and receiving (mixed into FusionClient)."""
+
+    def _until(self, since: datetime, until: datetime | None) -> tuple[datetime, datetime]:
+        since = ensure_aware(since)
+        until = ensure_aware(until) if until is not None else self._clock.now()
+        return since, until
+
+    async def _keyset(
+        self,
+        res: _Resource,
+        model: type[R],
+        *,
+        since: datetime,
+        until: datetime,
+        extra_q: str | None,
+    ) -> AsyncIterator[list[R]]:
+        spec = KeysetSpec(
+            id_attr=res.id_attr,
+            page_size=self.page_size,
+            extra_q=extra_q,
+            params=(("expand", res.expand), ("onlyData", "true")),
+        )
+
+        async def fetch(params: dict[str, str]) -> dict[str, Any]:
+            return await self._page(res.path, params)
+
+        what = f"fusion {res.path} keyset pager"
+        async for items in keyset_pages(fetch, spec, since=since, until=until, what=what):
+            yield [model.model_validate(item) for item in items]
+
+    async def suppliers_changed_since(
+        self, since: datetime, *, until: datetime | None = None
+    ) -> AsyncIterator[Supplier]:
+        """Suppliers with ``since <= LastUpdateDate < until`` (until defaults to now, the run's
+        start), with addresses, sites and contacts, in (``LastUpdateDate``, ``SupplierId``) order."""
+        lo, hi = self._until(since, until)
+        async for page in self._keyset(
+            _RESOURCES["suppliers"], Supplier, since=lo, until=hi, extra_q=None
+        ):
+            for supplier in page:
+                yield supplier
+
+    async def purchase_orders_changed_since(
+        self,
+        since: datetime,
+        *,
+        until: datetime | None = None,
+        procurement_bus: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> AsyncIterator[PurchaseOrder]:
+        """Purchase orders changed in ``[since, until)`` with lines and schedules, optionally only
+        in the given procurement business units (by name) and ``StatusCode`` values."""
+        lo, hi = self._until(since, until)
+        extra = po_filter(procurement_bus, statuses)
+        async for page in self._keyset(
+            _RESOURCES["purchaseOrders"], PurchaseOrder, since=lo, until=hi, extra_q=extra
+        ):
+            for order in page:
+                yield order
+
+    @overload
+    def read_windows(
+        self,
+        resource: Literal["suppliers"],
+        since: datetime,
+        until: datetime,
+        *,
+        windows: int = 4,
+        extra_q: str | None = None,
+    ) -> AsyncIterator[WindowPage[Supplier]]: ...
+
+    @overload
+    def read_windows(
+        self,
+        resource: Literal["purchaseOrders"],
+        since: datetime,
+        until: datetime,
+        *,
+        windows: int = 4,
+        extra_q: str | None = None,
+    ) -> AsyncIterator[WindowPage[PurchaseOrder]]: ...
+
+    def read_windows(
+        self,
+        resource: str,
+        since: datetime,
+        until: datetime,
+        *,
+        windows: int = 4,
+        extra_q: str | None = None,
+    ) -> AsyncIterator[WindowPage[Any]]:
+        """Read ``[since, until)`` as ``windows`` disjoint ``LastUpdateDate`` windows side by side,
+        each paged by key; at most the pod's concurrency cap of requests are in flight.
+
+        Yields :class:`WindowPage` values as they arrive (order across windows is arbitrary).
+        Leaving the loop early cancels the readers. ``extra_q`` narrows the rows (e.g.
+        :func:`po_filter`).
+        """
+        if resource not in _RESOURCES:
+            raise ValueError(f"read_windows supports {sorted(_RESOURCES)}, not {resource!r}")
+        model: type[BaseModel] = Supplier if resource == "suppliers" else PurchaseOrder
+        return self._windows(_RESOURCES[resource], model, since, until, windows, extra_q)
+
+    async def _windows(
+        self,
+        res: _Resource,
+        model: type[BaseModel],
+        since: datetime,
+        until: datetime,
+        windows: int,
+        extra_q: str | None,
+    ) -> AsyncIterator[WindowPage[Any]]:
+        parts = split_range(since, until, windows)
+        queue: asyncio.Queue[WindowPage[Any] | _Done | Exception] = asyncio.Queue(
+            maxsize=2 * len(parts)
+        )
+
+        async def reader(window: Window) -> None:
+            try:
+                async for page in self._keyset(
+                    res, model, since=window.since, until=window.until, extra_q=extra_q
+                ):
+                    await queue.put(WindowPage(window=window, records=tuple(page)))
+                await queue.put(_Done(window=window))
+            except Exception as exc:  # handed to the consumer, which re-raises it
+                await queue.put(exc)
+
+        tasks = [asyncio.create_task(reader(w)) for w in parts]
+        try:
+            remaining = len(parts)
+            while remaining:
+                item = await queue.get()
+                if isinstance(item, _Done):
+                    remaining -= 1
+                elif isinstance(item, Exception):
+                    raise item
+                else:
+                    yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def purchase_order(self, order_number: str) -> PurchaseOrder | None:
+        """One PO by its number, with lines and schedules; None if there is none."""
+        row = await self._first(
+            "purchaseOrders",
+            {"q": query.eq("OrderNumber", order_number), "expand": PO_EXPAND, "onlyData": "true"},
+        )
+        return PurchaseOrder.model_validate(row) if row is not None else None
+
+    # --- receiving -------------------------------------------------------------------------
+
+    async def create_receiving_request(self, payload: Mapping[str, Any]) -> ReceivingReceiptRequest:
+        """POST a receipt request (header + ``lines``). Never retried blindly: on
+        :class:`~ml_connector.http.WriteMaybeCommitted` adopt with :meth:`find_receiving_request`."""
+        body = await self._session.send_json("POST", "receivingReceiptRequests", payload)
+        return ReceivingReceiptRequest.model_validate(body)
+
+    async def receiving_request(self, header_interface_id: int) -> ReceivingReceiptRequest:
+        """The request with its lines and their ``processingErrors``."""
+        body = await self._session.get_json(
+            f"receivingReceiptRequests/{int(header_interface_id)}",
+            {"expand": RECEIVING_EXPAND, "onlyData": "true"},
+        )
+        return ReceivingReceiptRequest.model_validate(body)
+
+    async def find_receiving_request(self, receipt_number: str) -> ReceivingReceiptRequest | None:
+        """Adopt lookup by the business key the flow sets (``ReceiptNumber``)."""
+        row = await self._first(
+            "receivingReceiptRequests",
+            {
+                "q": query.eq("ReceiptNumber", receipt_number),
+                "expand": RECEIVING_EXPAND,
+                "onlyData": "true",
+            },
+        )
+        return ReceivingReceiptRequest.model_validate(row) if row is not None else None
+
+    async def wait_for_receiving_request(
+        self, header_interface_id: int, *, max_wait: float = 300.0, interval: float = 10.0
+    ) -> ReceivingReceiptRequest:
+        """Poll until the header leaves ``PENDING`` (on the injected clock); returns the final
+        request — check ``ProcessingStatusCode`` and each line's ``processingErrors``. Raises
+        :class:`ReceivingTimeout` (retriable) if it is still pending after ``max_wait`` seconds."""
+        started = self._clock.monotonic()
+        while True:
+            request = await self.receiving_request(header_interface_id)
+            status = (request.ProcessingStatusCode or "").upper()
+            if status in RECEIVING_FINAL:
+                return request
+            if self._clock.monotonic() - started + interval > max_wait:
+                raise ReceivingTimeout(
+                    f"fusion receivingReceiptRequests {header_interface_id} still "
+                    f"{status or 'unprocessed'} after {max_wait:.0f} s",
+                    retry_after=interval,
+                )
+            await self._clock.sleep(interval)
