@@ -74,10 +74,10 @@ async def test_basic_mode_sends_user_and_password_on_every_call(pod: Pod) -> Non
 async def test_post_and_action_content_types(pod: Pod) -> None:
     """§1, §3.7: POST with resourceitem+json; custom actions with action+json."""
     client = pod.client()
-    invoice = await client.createinvoice_payload(invoice_payload("INV-CT-1"))
-    receipt = await client.createreceipt_payload(receipt_payload("RC-CT-1", "10.00"))
+    invoice = await client.create_invoice(invoice_payload("INV-CT-1"))
+    receipt = await client.create_receipt(receipt_payload("RC-CT-1", "10.00"))
     installments = await client.invoice_installments(invoice.CustomerTransactionId)
-    await client.applyreceipt_payload(receipt.StandardReceiptId, installments[0].InstallmentId)
+    await client.apply_receipt(receipt.StandardReceiptId, installments[0].InstallmentId)
     (post,) = pod.recorder.calls("POST", "/receivablesInvoices")
     assert post.headers["content-type"] == "application/vnd.oracle.adf.resourceitem+json"
     (action,) = pod.recorder.calls("POST", "/action/applyReceipt")
