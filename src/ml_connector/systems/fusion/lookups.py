@@ -26,6 +26,12 @@ LOOKUPS = (
     "paymentTermsLOV",
 )
 DEFAULT_TTL = 300.0
+#: The attribute holding the value a write sends (``BusinessUnit``, ``Currency``…), per lookup.
+VALUE_ATTR = {
+    "finBusinessUnitsLOV": "BusinessUnitName",
+    "currenciesLOV": "CurrencyCode",
+    "customerAccountSitesLOV": "SiteNumber",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,8 +64,11 @@ class LookupApi(FusionBase):
         self._lookup_cache.clear()
 
     async def lookup_names(self, resource: str) -> frozenset[str]:
-        """The display names (``Name``, ``BusinessUnitName`` or ``CurrencyCode``) of a table."""
-        return frozenset(row.label for row in await self.lookup(resource) if row.label)
+        """The values a write may send for this lookup (``Name``; ``BusinessUnitName`` for
+        business units, ``CurrencyCode`` for currencies, ``SiteNumber`` for sites)."""
+        attr = VALUE_ATTR.get(resource, "Name")
+        names = (getattr(row, attr) for row in await self.lookup(resource))
+        return frozenset(str(n) for n in names if n)
 
     async def business_units(self) -> tuple[NamedLookup, ...]:
         return await self.lookup("finBusinessUnitsLOV")
