@@ -187,3 +187,25 @@ async def test_check_explains_credentials_privilege_and_base_url(pod: Pod) -> No
     assert not unreachable[1].ok
     assert "check base URL" in unreachable[1].detail
     assert len(unreachable) == 2  # stops after the first unreachable probe
+
+
+def always_401(app: ASGIApp) -> ASGIApp:
+    """API calls answer 401 with an empty body whatever the token (reference §2.2)."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/fscmRestApi"):
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+async def test_401_after_one_refresh_is_an_auth_error(pod: Pod) -> None:
+    """§3.2 rule 5: a 401 is answered by one refresh and one resend; a second 401 is final and
+    says to check the client id/secret."""
+    client = pod.client(transport=httpx.ASGITransport(app=always_401(pod.recorder)))
+    with pytest.raises(FusionAuthError, match="check client id/secret"):
+        await client.purchase_order(SEED.po_number)
+    assert pod.state.meta.token_requests == 2
