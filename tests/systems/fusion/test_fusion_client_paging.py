@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import Pod
-from ml_connector.http import PaginationLoopError
+from ml_connector.http import PaginationLoopError, RetriesExhausted
 from ml_connector.sandbox import credentials
 from ml_connector.systems.fusion.pagination import split_range
 from ml_connector.systems.fusion.query import timestamp
@@ -245,3 +245,18 @@ def test_split_range_is_disjoint_and_covers(seconds: int, windows: int) -> None:
     for a, b in itertools.pairwise(parts):
         assert a.until == b.since
         assert a.since < a.until
+
+
+async def test_a_failing_window_fails_the_read(make_pod: Callable[..., Pod]) -> None:
+    """An error in one reader reaches the caller (and the other readers are cancelled)."""
+    pod = make_pod()
+    start = pod.clock.now()
+    add_suppliers(pod, 10)
+    pod.clock.advance(1)
+    client = pod.client()
+    await client.purchase_order("1001")  # token first; then every API call fails
+    pod.set_faults(rate_5xx=1.0, statuses_5xx=[500])
+    with pytest.raises(RetriesExhausted, match="suppliers"):
+        async for _page in client.read_windows("suppliers", start, pod.clock.now(), windows=3):
+            pass
+    assert client.concurrency_cap.in_flight == 0

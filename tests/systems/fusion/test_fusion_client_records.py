@@ -192,3 +192,23 @@ async def test_receiving_wait_gives_up_after_max_wait(make_pod: Callable[..., Po
     with pytest.raises(ReceivingTimeout):
         await client.wait_for_receiving_request(created.HeaderInterfaceId, max_wait=60, interval=10)
     assert sum(pod.clock.slept) <= 60
+
+
+async def test_quotes_in_business_keys_are_escaped(pod: Pod) -> None:
+    """§3.1: string literals are single-quoted with embedded quotes doubled, so a key holding a
+    quote finds its record instead of breaking the query."""
+    client = pod.client()
+    created = await client.create_invoice(invoice_payload("O'BRIEN-7"))
+    found = await client.find_invoice("O'BRIEN-7", SEED.transaction_source)
+    assert found is not None
+    assert found.CustomerTransactionId == created.CustomerTransactionId
+    assert (
+        await client.find_invoice("O'BRIEN-7' or TransactionNumber<>'x", SEED.transaction_source)
+        is None
+    )
+
+
+def test_framework_below_2_is_refused(pod: Pod) -> None:
+    """DESIGN §5: below version 2 an expression q matches nothing (200, 0 rows) — refuse it."""
+    with pytest.raises(ConfigError, match="REST-Framework-Version 2"):
+        pod.client(framework_version="1")

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ml_connector.clock import Clock
+from ml_connector.errors import ConfigError
 from ml_connector.http import (
     ClientAuthMethod,
     ClientCredentials,
@@ -111,6 +112,11 @@ class FusionClient(ProcurementApi, ReceivablesApi, LookupApi, CheckApi):
         private cache and cap are made (fine for one-off commands and tests). ``transport`` is the
         innermost transport (``httpx.ASGITransport`` against the simulator)."""
         value = secret.reveal() if isinstance(secret, Secret) else secret
+        if not settings.framework_version.isdigit() or int(settings.framework_version) < 2:
+            raise ConfigError(
+                f"fusion.framework_version = {settings.framework_version!r}: the client sends q "
+                "as an expression, which needs REST-Framework-Version 2 or later (4 recommended)"
+            )
         root = api_root(settings)
         host = urlsplit(root).netloc
         registry = concurrency or ConcurrencyRegistry(limit=settings.max_concurrency)
