@@ -19,6 +19,13 @@ from pydantic import BaseModel
 from ml_connector.clock import ensure_aware
 from ml_connector.systems.fusion import query
 from ml_connector.systems.fusion.base import FusionBase
+from ml_connector.systems.fusion.children import (
+    PO_CHILDREN,
+    RECEIVING_CHILDREN,
+    SUPPLIER_CHILDREN,
+    Child,
+    complete,
+)
 from ml_connector.systems.fusion.errors import ReceivingTimeout
 from ml_connector.systems.fusion.models import PurchaseOrder, ReceivingReceiptRequest, Supplier
 from ml_connector.systems.fusion.pagination import KeysetSpec, Window, keyset_pages, split_range
@@ -55,12 +62,23 @@ class _Resource:
     path: str
     id_attr: str
     expand: str
+    children: Mapping[str, Child]
 
 
 _RESOURCES: dict[str, _Resource] = {
-    "suppliers": _Resource(path="suppliers", id_attr="SupplierId", expand=SUPPLIER_EXPAND),
-    "purchaseOrders": _Resource(path="purchaseOrders", id_attr="POHeaderId", expand=PO_EXPAND),
+    "suppliers": _Resource(
+        path="suppliers", id_attr="SupplierId", expand=SUPPLIER_EXPAND, children=SUPPLIER_CHILDREN
+    ),
+    "purchaseOrders": _Resource(
+        path="purchaseOrders", id_attr="POHeaderId", expand=PO_EXPAND, children=PO_CHILDREN
+    ),
 }
+_RECEIVING = _Resource(
+    path="receivingReceiptRequests",
+    id_attr="HeaderInterfaceId",
+    expand=RECEIVING_EXPAND,
+    children=RECEIVING_CHILDREN,
+)
 
 
 def po_filter(
@@ -78,6 +96,14 @@ def po_filter(
 
 class ProcurementApi(FusionBase):
     """Suppliers, purchase orders and receiving (mixed into FusionClient)."""
+
+    async def _read_all(self, path: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        return await self._all(path, params, what=f"fusion {path}")
+
+    async def _complete(self, res: _Resource, item: dict[str, Any]) -> dict[str, Any]:
+        """Fill expanded children cut short by the pod (see :mod:`.children`)."""
+        await complete(self._read_all, f"{res.path}/{item[res.id_attr]}", item, res.children)
+        return item
 
     def _until(self, since: datetime, until: datetime | None) -> tuple[datetime, datetime]:
         since = ensure_aware(since)
@@ -105,7 +131,7 @@ class ProcurementApi(FusionBase):
 
         what = f"fusion {res.path} keyset pager"
         async for items in keyset_pages(fetch, spec, since=since, until=until, what=what):
-            yield [model.model_validate(item) for item in items]
+            yield [model.model_validate(await self._complete(res, item)) for item in items]
 
     async def suppliers_changed_since(
         self, since: datetime, *, until: datetime | None = None
@@ -226,7 +252,9 @@ class ProcurementApi(FusionBase):
             "purchaseOrders",
             {"q": query.eq("OrderNumber", order_number), "expand": PO_EXPAND, "onlyData": "true"},
         )
-        return PurchaseOrder.model_validate(row) if row is not None else None
+        if row is None:
+            return None
+        return PurchaseOrder.model_validate(await self._complete(_RESOURCES["purchaseOrders"], row))
 
     # --- receiving -------------------------------------------------------------------------
 
@@ -242,7 +270,7 @@ class ProcurementApi(FusionBase):
             f"receivingReceiptRequests/{int(header_interface_id)}",
             {"expand": RECEIVING_EXPAND, "onlyData": "true"},
         )
-        return ReceivingReceiptRequest.model_validate(body)
+        return ReceivingReceiptRequest.model_validate(await self._complete(_RECEIVING, body))
 
     async def find_receiving_request(self, receipt_number: str) -> ReceivingReceiptRequest | None:
         """Adopt lookup by the business key the flow sets (``ReceiptNumber``)."""
@@ -254,7 +282,9 @@ class ProcurementApi(FusionBase):
                 "onlyData": "true",
             },
         )
-        return ReceivingReceiptRequest.model_validate(row) if row is not None else None
+        if row is None:
+            return None
+        return ReceivingReceiptRequest.model_validate(await self._complete(_RECEIVING, row))
 
     async def wait_for_receiving_request(
         self, header_interface_id: int, *, max_wait: float = 300.0, interval: float = 10.0
