@@ -260,3 +260,15 @@ async def test_a_failing_window_fails_the_read(make_pod: Callable[..., Pod]) -> 
         async for _page in client.read_windows("suppliers", start, pod.clock.now(), windows=3):
             pass
     assert client.concurrency_cap.in_flight == 0
+
+
+async def test_pages_follow_the_page_size(make_pod: Callable[..., Pod]) -> None:
+    """Flows that commit per page get the pages as the pod served them (5 rows each here)."""
+    pod = make_pod()
+    add_suppliers(pod, 9)
+    pod.clock.advance(1)
+    client = pod.client()
+    sizes = [len(page) async for page in client.supplier_pages(EPOCH)]
+    assert sizes == [5, 5, 2]
+    orders = [page async for page in client.purchase_order_pages(EPOCH, statuses=["OPEN"])]
+    assert [len(p) for p in orders] == [2]

@@ -133,17 +133,41 @@ class ProcurementApi(FusionBase):
         async for items in keyset_pages(fetch, spec, since=since, until=until, what=what):
             yield [model.model_validate(await self._complete(res, item)) for item in items]
 
+    async def supplier_pages(
+        self, since: datetime, *, until: datetime | None = None
+    ) -> AsyncIterator[list[Supplier]]:
+        """Like :meth:`suppliers_changed_since`, one list per page — for flows that make a page's
+        writes durable before moving their cursor (DESIGN §3.2 rule 1)."""
+        lo, hi = self._until(since, until)
+        async for page in self._keyset(
+            _RESOURCES["suppliers"], Supplier, since=lo, until=hi, extra_q=None
+        ):
+            yield page
+
     async def suppliers_changed_since(
         self, since: datetime, *, until: datetime | None = None
     ) -> AsyncIterator[Supplier]:
         """Suppliers with ``since <= LastUpdateDate < until`` (until defaults to now, the run's
         start), with addresses, sites and contacts, in (``LastUpdateDate``, ``SupplierId``) order."""
-        lo, hi = self._until(since, until)
-        async for page in self._keyset(
-            _RESOURCES["suppliers"], Supplier, since=lo, until=hi, extra_q=None
-        ):
+        async for page in self.supplier_pages(since, until=until):
             for supplier in page:
                 yield supplier
+
+    async def purchase_order_pages(
+        self,
+        since: datetime,
+        *,
+        until: datetime | None = None,
+        procurement_bus: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> AsyncIterator[list[PurchaseOrder]]:
+        """Like :meth:`purchase_orders_changed_since`, one list per page."""
+        lo, hi = self._until(since, until)
+        extra = po_filter(procurement_bus, statuses)
+        async for page in self._keyset(
+            _RESOURCES["purchaseOrders"], PurchaseOrder, since=lo, until=hi, extra_q=extra
+        ):
+            yield page
 
     async def purchase_orders_changed_since(
         self,
@@ -155,10 +179,8 @@ class ProcurementApi(FusionBase):
     ) -> AsyncIterator[PurchaseOrder]:
         """Purchase orders changed in ``[since, until)`` with lines and schedules, optionally only
         in the given procurement business units (by name) and ``StatusCode`` values."""
-        lo, hi = self._until(since, until)
-        extra = po_filter(procurement_bus, statuses)
-        async for page in self._keyset(
-            _RESOURCES["purchaseOrders"], PurchaseOrder, since=lo, until=hi, extra_q=extra
+        async for page in self.purchase_order_pages(
+            since, until=until, procurement_bus=procurement_bus, statuses=statuses
         ):
             for order in page:
                 yield order
