@@ -11,9 +11,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from fusion_client_kit import Pod
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from conftest import Pod
 from ml_connector.sandbox.fusion import SEED
 
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)

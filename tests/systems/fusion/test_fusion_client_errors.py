@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from fusion_client_kit import Pod
 from fusion_payloads import invoice_payload, receipt_payload
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from conftest import Pod
 from ml_connector.http import InvalidClientError
 from ml_connector.sandbox import credentials
 from ml_connector.sandbox.fusion import SEED, FusionSimConfig

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
+from fusion_client_kit import Pod
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import Pod
 from ml_connector.http import PaginationLoopError, RetriesExhausted
 from ml_connector.sandbox import credentials
 from ml_connector.systems.fusion.pagination import split_range

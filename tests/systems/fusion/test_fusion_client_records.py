@@ -13,9 +13,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from fusion_client_kit import Pod
 from fusion_payloads import invoice_payload, receipt_payload
 
-from conftest import Pod
 from ml_connector.errors import ConfigError
 from ml_connector.sandbox.fusion import SEED, FusionSimConfig, ReceiptProcessing
 from ml_connector.systems.fusion.errors import ActionUnavailable, NotFound, ReceivingTimeout

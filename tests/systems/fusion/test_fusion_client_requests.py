@@ -10,9 +10,9 @@ import base64
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
+from fusion_client_kit import Pod
 from fusion_payloads import invoice_payload, receipt_payload
 
-from conftest import Pod
 from ml_connector.sandbox import credentials
 from ml_connector.sandbox.fusion import SEED
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from fusion_client_kit import Pod
 from fusion_payloads import invoice_payload
 
-from conftest import Pod
 from ml_connector.http import RetriesExhausted, RetryPolicy, WriteMaybeCommitted
 from ml_connector.sandbox import credentials
 from ml_connector.sandbox.fusion import SEED
