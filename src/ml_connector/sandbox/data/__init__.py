@@ -1,19 +1,39 @@
-"""Seeded sandbox data. ``populate`` fills both simulators' states.
+"""Seeded sandbox data: one HVAC contractor on both simulators, plus its mapping.
 
-This first version uses each simulator's small deterministic seed; the realistic generator (15
-business units, broken records of every kind, scale factor) replaces it.
+``populate(fusion_state, st_state, seed=7, scale=1.0)`` fills both states and returns a
+:class:`DataSet` manifest of what the connector is expected to do with each record;
+``sandbox_mapping``/``sandbox_mapping_toml`` give the mapping that fits it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from .generator import populate
+from .manifest import (
+    BROKEN_KINDS,
+    DataSet,
+    Expected,
+    InvoiceExpectation,
+    Outcomes,
+    PaymentExpectation,
+    POExpectation,
+    Reason,
+    SupplierExpectation,
+)
+from .mapping import sandbox_mapping, sandbox_mapping_toml
+from .plan import Plan
 
-from ml_connector.sandbox.fusion import FusionState
-from ml_connector.sandbox.fusion import seed_minimal as seed_fusion
-from ml_connector.sandbox.servicetitan import STState
-from ml_connector.sandbox.servicetitan import seed_minimal as seed_st
-
-
-def populate(fusion: FusionState, servicetitan: STState, *, seed: int = 7, scale: float = 1.0) -> Any:
-    del seed, scale
-    return (seed_fusion(fusion), seed_st(servicetitan))
+__all__ = [
+    "BROKEN_KINDS",
+    "DataSet",
+    "Expected",
+    "InvoiceExpectation",
+    "Outcomes",
+    "POExpectation",
+    "PaymentExpectation",
+    "Plan",
+    "Reason",
+    "SupplierExpectation",
+    "populate",
+    "sandbox_mapping",
+    "sandbox_mapping_toml",
+]
