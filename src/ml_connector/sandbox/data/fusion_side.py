@@ -78,12 +78,13 @@ class ProcurementBuilder:
         serial = self.suppliers_made
         self.suppliers_made += 1
         name = supplier_name(rng, serial)
+        domain = f"{slug(name)}.example"
         number = str(5001 + serial)
         sup = self.fusion.add_supplier(
             name,
             number=number,
             TaxpayerId=f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}",
-            CorporateWebsite=f"https://www.{slug(name)}.example",
+            CorporateWebsite=f"https://www.{domain}",
             **attrs,
         )
         home = rng.randrange(len(LOCATIONS))
@@ -95,7 +96,7 @@ class ProcurementBuilder:
             City=addr.city,
             State=addr.state,
             PostalCode=addr.zip,
-            Email=f"orders@{slug(name)}.example",
+            Email=f"orders@{domain}",
             PhoneNumber=f"555-{rng.randint(200, 999)}-{rng.randint(1000, 9999)}",
             AddressPurposeRemitToFlag=remit_to,
         )
@@ -104,7 +105,7 @@ class ProcurementBuilder:
             sup.SupplierId,
             FirstName=first,
             LastName=last,
-            Email=f"{first.lower()}.{last.lower()}@{slug(name)}.example",
+            Email=f"{first.lower()}.{last.lower()}@{domain}",
         )
         term_name, _days, _ = rng.choice(PAYMENT_TERMS)
         term = self.fusion.payment_term_named(term_name)
