@@ -337,3 +337,25 @@ class MarkExportedResult(Lenient):
     invoiceId: IntId
     success: bool
     errorMessage: str | None = None
+
+
+class PurchaseOrderType(Lenient):
+    id: IntId
+    name: str
+    active: bool = True
+    automaticallyReceive: bool | None = None
+    modifiedOn: UtcDateTime | None = None
+
+
+class Warehouse(Lenient):
+    id: IntId
+    name: str
+    active: bool = True
+    address: Address | None = None
+    modifiedOn: UtcDateTime | None = None
+
+
+class ModificationResult(Lenient):
+    """What creates and updates answer: ``{"id": n}`` (reference §3)."""
+
+    id: IntId

@@ -1,0 +1,203 @@
+"""ServiceTitan's two ways of reading many records (servicetitan-api.md §4, §5).
+
+**Page lists** (``page``/``pageSize``/``hasMore``): :func:`iter_list` asks for ``sort=+Id`` where
+the endpoint takes ``sort``. Offset paging is only safe when rows cannot move between pages
+(DESIGN §3.2 rule 1): in id order an update leaves a row where it is, and an insert lands at the
+end, so nothing shifts back across a page boundary. Rows already yielded in this run are not
+yielded again (a server that ignores ``sort`` may repeat a row; it can never be skipped silently
+by dedup). ``active=Any`` is the caller's business (it knows whether the endpoint has ``active``).
+
+**Export feeds** (``from``/``continueFrom``/``hasMore``): :class:`ExportFeed` yields
+:class:`ExportBatch` pages and fetches the next page while the caller processes the current one
+(DESIGN §4: one sequential cursor per feed, so the only parallelism is prefetch). It stops after
+the page with ``hasMore: false``; a ``continueFrom`` seen before raises
+:class:`~ml_connector.http.PaginationLoopError`. The caller stores ``continue_from`` once the
+batch is durable and resumes from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ml_connector.http import PageGuard, PaginationLoopError, TransportFailure
+from ml_connector.systems.servicetitan.errors import SYSTEM
+from ml_connector.systems.servicetitan.models import ExportPage, Page
+from ml_connector.systems.servicetitan.session import STSession, st_time
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_PAGE_SIZE = 500
+MAX_PAGE_SIZE = 5000
+
+
+def parse_rows(model: type[M], rows: list[dict[str, Any]], resource: str) -> list[M]:
+    """Validate each row; a row that does not parse is a drift bug worth stopping for."""
+    out: list[M] = []
+    for row in rows:
+        try:
+            out.append(model.model_validate(row))
+        except ValidationError as exc:
+            ident = row.get("id") if isinstance(row, dict) else None
+            raise TransportFailure(
+                system=SYSTEM,
+                resource=resource,
+                method="GET",
+                cause=f"record {ident} does not parse as {model.__name__}: "
+                f"{exc.error_count()} error(s), first at {exc.errors()[0]['loc']}",
+            ) from None
+    return out
+
+
+async def iter_list(
+    session: STSession,
+    namespace: str,
+    path: str,
+    model: type[M],
+    *,
+    resource: str,
+    params: Mapping[str, Any] | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    sort_by_id: bool = True,
+    max_pages: int | None = None,
+) -> AsyncIterator[M]:
+    """Every record of a page list, page by page, as ``model`` instances."""
+    size = max(1, min(page_size, MAX_PAGE_SIZE))
+    guard = PageGuard(what=f"{SYSTEM} {resource}", max_pages=max_pages)
+    seen: set[int] = set()
+    page = 1
+    while True:
+        guard.page_number(page)
+        query: dict[str, Any] = dict(params or {})
+        query.update(page=str(page), pageSize=str(size))
+        if sort_by_id:
+            query["sort"] = "+Id"
+        raw = await session.get_json(namespace, path, resource=resource, params=query)
+        envelope = Page.model_validate(raw)
+        guard.page(rows=len(envelope.data), has_more=envelope.hasMore)
+        for record in parse_rows(model, envelope.data, resource):
+            ident = getattr(record, "id", None)
+            if isinstance(ident, int):
+                if ident in seen:
+                    continue
+                seen.add(ident)
+            yield record
+        if not envelope.hasMore:
+            return
+        page += 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportBatch(Generic[M]):
+    """One export page: its records, the token to resume *after* it, and whether more follow."""
+
+    items: list[M]
+    continue_from: str
+    has_more: bool
+
+
+FetchPage = Callable[[str], Awaitable[ExportPage]]
+
+
+def export_start(start: str | datetime | None) -> str:
+    """The ``from`` value: a stored token as is, a datetime as ``YYYY-MM-DDTHH:MM:SSZ``."""
+    if start is None:
+        return ""
+    if isinstance(start, datetime):
+        return st_time(start)
+    return start
+
+
+class ExportFeed(Generic[M]):
+    """Async iterator of :class:`ExportBatch` with one page of prefetch.
+
+    Use ``async with feed: async for batch in feed: ...`` (or call :meth:`aclose`) so a caller
+    that stops early does not leave the prefetch running.
+    """
+
+    def __init__(
+        self,
+        fetch: FetchPage,
+        model: type[M],
+        *,
+        start: str | datetime | None,
+        resource: str,
+        max_pages: int | None = None,
+    ) -> None:
+        self._fetch = fetch
+        self._model = model
+        self._resource = resource
+        self._guard = PageGuard(what=f"{SYSTEM} {resource}", max_pages=max_pages)
+        self._next: str | None = export_start(start)
+        if isinstance(start, str) and start:
+            self._guard.token(start)  # the server must move past the token we resume from
+        self._pending: asyncio.Task[ExportPage] | None = None
+        self._done = False
+        self.prefetched = 0
+
+    def _launch(self, token: str) -> None:
+        self._pending = asyncio.ensure_future(self._fetch(token))
+
+    def __aiter__(self) -> ExportFeed[M]:
+        return self
+
+    async def __anext__(self) -> ExportBatch[M]:
+        if self._done:
+            raise StopAsyncIteration
+        if self._pending is None:
+            assert self._next is not None
+            self._launch(self._next)
+        assert self._pending is not None
+        try:
+            page = await self._pending
+        except BaseException:
+            self._pending = None
+            self._done = True
+            raise
+        self._pending = None
+        self._guard.page(rows=len(page.data), has_more=page.hasMore)
+        token = page.continueFrom or ""
+        if page.hasMore:
+            if not token:
+                self._done = True
+                raise PaginationLoopError(
+                    f"{SYSTEM} {self._resource}: hasMore without a continueFrom token"
+                )
+            try:
+                self._guard.token(token)
+            except PaginationLoopError:
+                self._done = True
+                raise
+            self._launch(token)  # prefetch while the caller works on this page
+            self.prefetched += 1
+        else:
+            self._done = True
+        items = parse_rows(self._model, page.data, self._resource)
+        return ExportBatch(items=items, continue_from=token, has_more=page.hasMore)
+
+    async def aclose(self) -> None:
+        """Stop, cancelling a prefetch in flight."""
+        self._done = True
+        task, self._pending = self._pending, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)  # the result is unwanted
+        elif task is not None and not task.cancelled():
+            task.exception()  # retrieve it so asyncio does not log "never retrieved"
+
+    async def __aenter__(self) -> ExportFeed[M]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
