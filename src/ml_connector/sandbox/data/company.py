@@ -13,7 +13,7 @@ from typing import Any
 from ml_connector.sandbox.fusion import FusionState
 from ml_connector.sandbox.servicetitan import STState
 
-from .catalog import PARTS
+from .catalog import PARTS, UNMAPPED_ITEM
 from .manifest import (
     DISABLED_COMBINATION,
     END_DATED_COMBINATION,
@@ -106,6 +106,7 @@ def build_company(fusion: FusionState, st: STState, ds: DataSet) -> None:
     ds.customer_account_field = CUSTOMER_ACCOUNT_FIELD
     ds.company = COMPANY
     ds.revenue_accounts = dict(REVENUE_ACCOUNTS)
+    ds.unmapped_item = UNMAPPED_ITEM.item_number
     for part in PARTS:
         sku = st.add_sku(
             part.item_number,

@@ -356,7 +356,7 @@ class ReceivablesBuilder:
             applied_to=[
                 PaymentApplication(invoice_id=inv.st_id, amount=amt) for inv, amt in applied
             ],
-            paid_on=latest + timedelta(days=lag, hours=rng.randint(9, 17)),
+            paid_on=min(latest + timedelta(days=lag, hours=rng.randint(9, 17)), self.ds.as_of),
             business_unit_id=self.ds.business_units[customer.bu_index].st_id,
             reference_number=f"CHK-{rng.randint(1000, 99999)}" if ptype.name == "Check" else None,
         )
