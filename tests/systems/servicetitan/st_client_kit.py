@@ -87,6 +87,7 @@ class Sandbox:
         token_cache: TokenCache | None = None,
         limiters: RateLimiterRegistry | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        page_size: int = 500,
         **overrides: Any,
     ) -> STClient:
         client = STClient.from_settings(
@@ -99,6 +100,7 @@ class Sandbox:
             transport=transport or self.transport,
             retry=retry,
             observer=observer,
+            page_size=page_size,
         )
         self.clients.append(client)
         return client
@@ -203,3 +205,39 @@ def po_input(box: Sandbox, *, memo: str = "FUSION-PO-1001", **kw: Any) -> Purcha
 
 
 Hook = Callable[[str, str], object]
+
+
+@dataclass
+class Exchange:
+    method: str
+    path: str
+    body: bytes
+    status: int
+    response: bytes
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Passes every request to ``inner`` and keeps what went out and came back (bodies included),
+    so a test can check request bodies against the spec or search them for tokens."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        after: Callable[[httpx.Response], None] | None = None,
+    ) -> None:
+        self.inner = inner
+        self.after = after
+        self.exchanges: list[Exchange] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        response = await self.inner.handle_async_request(request)
+        content = await response.aread()
+        self.exchanges.append(
+            Exchange(request.method, request.url.path, body, response.status_code, content)
+        )
+        if self.after is not None:
+            self.after(response)
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=content, request=request
+        )

@@ -172,12 +172,12 @@ class InventoryApi(STBase):
         )
 
     async def update_purchase_order(self, order_id: int, order: PurchaseOrderInput) -> int:
-        """PATCH the PO; ``order.items`` replaces the whole set (send ids of existing lines)."""
+        """PATCH the PO; ``order.items`` replaces the whole set, each line with its ``id``."""
         return await self._write(
             "PATCH",
             INV,
             f"purchase-orders/{order_id}",
-            purchase_order_request(order),
+            purchase_order_request(order, update=True),
             resource="purchase-orders/{id}",
             ident=order_id,
         )

@@ -179,12 +179,21 @@ class PurchaseOrderInput:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def purchase_order_request(order: PurchaseOrderInput) -> dict[str, Any]:
-    """The body of ``POST /purchase-orders`` and ``PATCH /purchase-orders/{id}``.
+def purchase_order_request(order: PurchaseOrderInput, *, update: bool = False) -> dict[str, Any]:
+    """The body of ``POST /purchase-orders`` or, with ``update``, ``PATCH /purchase-orders/{id}``.
 
     On PATCH ``items`` **replaces** the set: every active line missing from it is deactivated, so
-    send every line, with ``id`` for the existing ones.
+    send every line to keep. ``UpdatePurchaseOrderItemRequest`` requires each line's ``id``; how
+    the API adds a new line on update is not documented, so a line without an id is refused here
+    rather than sent with a guessed id (the flow decides: new PO, or attention).
     """
+    if update:
+        missing = [item.sku_id for item in order.items if item.id is None]
+        if missing:
+            raise ValueError(
+                "a purchase order update needs the id of every line (UpdatePurchaseOrderItemRequest); "
+                f"lines for SKUs {missing} have none"
+            )
     body: dict[str, Any] = {
         "vendorId": order.vendor_id,
         "typeId": order.type_id,
