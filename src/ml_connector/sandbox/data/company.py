@@ -107,6 +107,25 @@ def build_company(fusion: FusionState, st: STState, ds: DataSet) -> None:
     ds.company = COMPANY
     ds.revenue_accounts = dict(REVENUE_ACCOUNTS)
     ds.unmapped_item = UNMAPPED_ITEM.item_number
+    ds.st_only_vendors = tuple(
+        st.add_vendor(
+            name,
+            memo="Local purchases; not a Fusion supplier",
+            address_={
+                "street": street,
+                "unit": "",
+                "city": city,
+                "state": state_code,
+                "zip": zip_,
+                "country": "USA",
+            },
+        ).id
+        for name, street, (city, state_code, zip_) in (
+            ("Counter Sales - Dallas Hardware", "4410 Maple Ave", LOCATIONS[0]),
+            ("Petty Cash Vendor", "200 Commerce Dr", LOCATIONS[0]),
+            ("Phoenix Sheet Metal Shop", "1820 W Buckeye Rd", LOCATIONS[5]),
+        )
+    )
     for part in PARTS:
         sku = st.add_sku(
             part.item_number,

@@ -193,6 +193,8 @@ class DataSet:
     broken_combinations: dict[str, Reason] = field(default_factory=dict)
     sku_ids: dict[str, int] = field(default_factory=dict)  # SKU code (= Fusion item) → ST id
     unmapped_item: str = ""
+    #: Vendors the tenant had before the connector, linked to no Fusion supplier: F1 leaves them be.
+    st_only_vendors: tuple[int, ...] = ()
     expected: Expected = field(default_factory=Expected)
     #: Broken or special kind (``BROKEN_KINDS``) → source ids that carry it. Eligible records can
     #: be special too (a partial payment, a negative invoice posted as a credit memo).
