@@ -1,0 +1,89 @@
+"""``STClient.check()``: a token, then one read of each resource, with reasons a person can act on
+(DESIGN §5 "ServiceTitan auth errors"; servicetitan-api.md §1.1, §1.2)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import httpx
+import pytest
+from st_client_kit import Sandbox
+
+from ml_connector.sandbox.servicetitan import STSimConfig
+from ml_connector.sandbox.servicetitan.config import ALL_SCOPES
+from ml_connector.systems.servicetitan.check import PROBES
+from ml_connector.systems.servicetitan.errors import MissingScope
+
+
+async def test_check_all_ok(box: Sandbox) -> None:
+    results = await box.client().check()
+    assert [r.name for r in results] == ["token", *(p[0] for p in PROBES)]
+    assert all(r.ok for r in results), results
+    assert {r.system for r in results} == {"servicetitan"}
+
+
+async def test_check_wrong_client_secret(box: Sandbox) -> None:
+    """Wrong credentials → 400 invalid_client → "check client id/secret"; nothing else tried."""
+    results = await box.client(client_secret="cs1.wrong").check()
+    assert len(results) == 1
+    assert not results[0].ok
+    assert "check client id/secret" in results[0].detail
+    assert "cs1.wrong" not in results[0].detail
+    counts = await box.counts()
+    assert counts["apiRequestsTotal"] == 0
+
+
+async def test_check_wrong_app_key(box: Sandbox) -> None:
+    """A bad app key is a 401 from the API → "check the app key"; the other probes are skipped."""
+    results = await box.client(app_key="ak1.nope").check()
+    assert results[0].ok  # the token is fine
+    assert results[1].name == "vendors"
+    assert not results[1].ok
+    assert "check the app key" in results[1].detail
+    assert len(results) == 2
+
+
+async def test_check_names_a_missing_scope(make_box: Callable[..., Sandbox]) -> None:
+    """403 → "scope missing: tn.…"; the other probes still run."""
+    scopes = tuple(s for s in ALL_SCOPES if s != "tn.inv.receipts:r")
+    box = make_box(STSimConfig(requests_per_second=100_000, scopes=scopes))
+    results = {r.name: r for r in await box.client().check()}
+    assert not results["receipts"].ok
+    assert results["receipts"].detail == "HTTP 403: scope missing: tn.inv.receipts:r"
+    assert results["materials"].ok
+    assert results["vendors"].ok
+
+
+async def test_missing_write_scope_is_typed(make_box: Callable[..., Sandbox]) -> None:
+    scopes = tuple(s for s in ALL_SCOPES if s != "tn.acc.payments:w")
+    box = make_box(STSimConfig(requests_per_second=100_000, scopes=scopes))
+    client = box.client()
+    with pytest.raises(MissingScope) as info:
+        await client.set_payment_status(box.seed.payments, "Exported")
+    assert info.value.scope == "tn.acc.payments:w"
+    assert "scope missing: tn.acc.payments:w" in str(info.value)
+
+
+def closed_port() -> int:
+    """A 127.0.0.1 port nobody listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_check_unreachable_api_says_check_base_url(box: Sandbox) -> None:
+    """A refused connection to the API host → "check base URL" (the token host works)."""
+    port = closed_port()
+    client = box.client(
+        token_cache=box.shared_cache(),
+        transport=httpx.AsyncHTTPTransport(),
+        api_base_url=f"http://127.0.0.1:{port}",
+    )
+    results = await client.check()
+    assert results[0].ok
+    assert results[1].name == "vendors"
+    assert not results[1].ok
+    assert results[1].detail == "cannot connect: check base URL"
+    assert len(results) == 2
