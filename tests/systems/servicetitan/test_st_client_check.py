@@ -87,3 +87,14 @@ async def test_check_unreachable_api_says_check_base_url(box: Sandbox) -> None:
     assert not results[1].ok
     assert results[1].detail == "cannot connect: check base URL"
     assert len(results) == 2
+
+
+async def test_check_wrong_tenant_says_check_tenant_id(box: Sandbox) -> None:
+    """§13: a token for another tenant than the path's → 403, explained as a tenant problem."""
+    results = await box.client(tenant_id=7654321).check()
+    assert results[0].ok
+    assert not results[1].ok
+    assert (
+        results[1].detail == "HTTP 403: the token is not valid for this tenant: check the tenant id"
+    )
+    assert len(results) == 2

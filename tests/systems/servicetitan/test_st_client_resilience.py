@@ -124,6 +124,8 @@ async def test_429_waits_retry_after_on_the_clock(box: Sandbox) -> None:
     assert vendor.id == box.seed.vendors[0]
     assert 7.0 in box.clock.slept
     assert observer.throttled["servicetitan"] == 1
+    assert observer.total_calls("servicetitan", resource="vendors/{id}") == 3
+    assert observer.calls[("servicetitan", "vendors/{id}", "GET", 429)] == 1
     assert [e.status for e in transport.exchanges if "/vendors/" in e.path][-2:] == [429, 200]
 
 

@@ -156,3 +156,32 @@ async def test_set_payment_status(box: Sandbox) -> None:
     assert {p.syncStatus for p in payments} == {"Exported"}
     with pytest.raises(ValueError, match="payment status"):
         await client.set_payment_status(box.seed.payments, "Done")
+
+
+async def test_conflict_after_export_is_typed_with_title(box: Sandbox) -> None:
+    """§6.2 "once exported a PO can no longer be edited"; §10: 409 ProblemDetails → the title is in
+    the error, and the PATCH is not re-sent."""
+    client = box.client()
+    po_id = box.seed.purchase_orders[0]
+    line = (await client.get_purchase_order(po_id)).items[0]
+    box.state.set_po_status(po_id, "Exported")
+    order = po_input(
+        box,
+        items=(
+            PurchaseOrderItemInput(
+                id=line.id,
+                sku_id=box.seed.materials[0],
+                description="Filter 16x20x1",
+                vendor_part_number="F1620",
+                quantity=Decimal("1"),
+                cost=Decimal("4.10"),
+            ),
+        ),
+    )
+    with pytest.raises(STRequestError) as info:
+        await client.update_purchase_order(po_id, order)
+    assert info.value.status == 409
+    assert "cannot be edited" in info.value.title
+    assert "cannot be edited" in str(info.value)
+    patch = "PATCH /inventory/v2/tenant/{tenant}/purchase-orders/{id}"
+    assert await box.api_requests(patch) == 1

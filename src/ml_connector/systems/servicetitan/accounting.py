@@ -15,7 +15,9 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
+from ml_connector.http import TransportFailure
 from ml_connector.systems.servicetitan.base import STBase, chunks
+from ml_connector.systems.servicetitan.errors import SYSTEM
 from ml_connector.systems.servicetitan.models import (
     BusinessUnit,
     Customer,
@@ -68,7 +70,14 @@ class AccountingApi(STBase):
                 resource="invoices/markasexported",
                 idempotent=True,
             )
-            results += parse_rows(MarkExportedResult, list(raw or []), "invoices/markasexported")
+            if not isinstance(raw, list):
+                raise TransportFailure(
+                    system=SYSTEM,
+                    resource="invoices/markasexported",
+                    method="POST",
+                    cause="expected one result per invoice (a JSON array)",
+                )
+            results += parse_rows(MarkExportedResult, raw, "invoices/markasexported")
         for result in results:
             if not result.success:
                 log.warning(

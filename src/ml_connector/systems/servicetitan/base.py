@@ -19,6 +19,7 @@ from ml_connector.systems.servicetitan.pagination import (
     DEFAULT_PAGE_SIZE,
     ExportFeed,
     iter_list,
+    parse_envelope,
     parse_rows,
 )
 from ml_connector.systems.servicetitan.session import STSession
@@ -140,6 +141,6 @@ class STBase:
         async def fetch(token: str) -> ExportPage:
             params = {"from": token} if token else None
             raw = await session.get_json(namespace, path, resource=resource, params=params)
-            return ExportPage.model_validate(raw)
+            return parse_envelope(ExportPage, raw, resource)
 
         return ExportFeed(fetch, model, start=start, resource=resource)

@@ -65,6 +65,8 @@ def explain(exc: BaseException) -> str:
             return "HTTP 401: check the app key"
         return "HTTP 401: check client id/secret and the app key"
     if isinstance(exc, MissingScope):
+        if exc.wrong_tenant:
+            return "HTTP 403: the token is not valid for this tenant: check the tenant id"
         return f"HTTP 403: scope missing: {exc.scope}"
     if isinstance(exc, STUnreachable):
         return "cannot connect: check base URL"
@@ -101,7 +103,9 @@ class CheckApi(STBase):
                 )
             except ConnectorError as exc:
                 results.append(CheckResult(system=SYSTEM, name=name, ok=False, detail=explain(exc)))
-                if isinstance(exc, STAuthError | STUnreachable):
+                if isinstance(exc, STAuthError | STUnreachable) or (
+                    isinstance(exc, MissingScope) and exc.wrong_tenant
+                ):
                     break  # every other probe would fail the same way
                 continue
             results.append(CheckResult(system=SYSTEM, name=name, ok=True, detail="readable"))

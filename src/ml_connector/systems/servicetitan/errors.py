@@ -128,15 +128,25 @@ class STRequestError(HttpStatusError):
 
 
 class MissingScope(HttpStatusError):
-    """403: the app is not granted the scope this call needs."""
+    """403: the app is not granted the scope this call needs.
+
+    ServiceTitan also answers 403 when the token belongs to another tenant than the path's
+    (servicetitan-api.md §13); ``wrong_tenant`` says so when the answer's title names the tenant.
+    """
 
     def __init__(self, *, resource: str, method: str, scope: str, title: str = "") -> None:
+        self.wrong_tenant = "tenant" in title.lower()
+        reason = (
+            "the token is not valid for this tenant: check the tenant id"
+            if self.wrong_tenant
+            else f"scope missing: {scope}"
+        )
         super().__init__(
             system=SYSTEM,
             resource=resource,
             method=method,
             status=403,
-            excerpt=f"scope missing: {scope}" + (f" ({title})" if title else ""),
+            excerpt=reason + (f" ({title})" if title else ""),
         )
         self.scope = scope
         self.title = title

@@ -55,6 +55,22 @@ def parse_rows(model: type[M], rows: list[dict[str, Any]], resource: str) -> lis
     return out
 
 
+E = TypeVar("E", bound=BaseModel)
+
+
+def parse_envelope(model: type[E], raw: object, resource: str) -> E:
+    """A page or export envelope; anything else is a typed failure, not a pydantic traceback."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise TransportFailure(
+            system=SYSTEM,
+            resource=resource,
+            method="GET",
+            cause=f"the answer is not a {model.__name__} envelope ({exc.error_count()} error(s))",
+        ) from None
+
+
 async def iter_list(
     session: STSession,
     namespace: str,
@@ -79,7 +95,7 @@ async def iter_list(
         if sort_by_id:
             query["sort"] = "+Id"
         raw = await session.get_json(namespace, path, resource=resource, params=query)
-        envelope = Page.model_validate(raw)
+        envelope = parse_envelope(Page, raw, resource)
         guard.page(rows=len(envelope.data), has_more=envelope.hasMore)
         for record in parse_rows(model, envelope.data, resource):
             ident = getattr(record, "id", None)
