@@ -267,3 +267,17 @@ async def test_no_secret_in_any_log_line(box: Sandbox, caplog: pytest.LogCapture
         *tokens,
     ):
         assert secret not in text
+
+
+async def test_concurrent_requests_share_one_token_request(box: Sandbox) -> None:
+    """DESIGN §3.2 rule 5 (one refresh at a time): ten requests at once → one token request,
+    reported once to the observer; the same after a revocation."""
+    observer = CountingObserver()
+    client = box.client(observer=observer)
+    await asyncio.gather(*(client.get_vendor(box.seed.vendors[0]) for _ in range(10)))
+    assert (await box.counts())["tokenRequests"] == 1
+    assert observer.refreshes["servicetitan"] == 1
+    box.sim.revoke_tokens()
+    await asyncio.gather(*(client.get_vendor(box.seed.vendors[1]) for _ in range(10)))
+    assert (await box.counts())["tokenRequests"] == 2
+    assert observer.refreshes["servicetitan"] == 2

@@ -112,6 +112,7 @@ class STSession:
         self._tokens = token_cache
         self._credentials = credentials
         self._rng = rng
+        self._refreshes_reported = self._refresh_count()
 
     def path(self, namespace: str, resource_path: str) -> str:
         return f"{namespace}/v2/tenant/{self.tenant_id}/{resource_path.lstrip('/')}"
@@ -120,6 +121,17 @@ class STSession:
         if self._tokens is None or self._credentials is None:
             return 0
         return self._tokens.stats(self._credentials).refresh_count
+
+    def _report_refreshes(self) -> None:
+        """Report token refreshes since the last report, once each even with requests in flight.
+
+        The cache is shared by every client of the same credentials; each client reports what it
+        has seen, so for a process-wide figure read ``TokenCache.stats`` instead.
+        """
+        count = self._refresh_count()
+        for _ in range(count - self._refreshes_reported):
+            self.observer.token_refreshed(system=SYSTEM)
+        self._refreshes_reported = max(self._refreshes_reported, count)
 
     async def request(
         self,
@@ -149,7 +161,6 @@ class STSession:
             request = self.http.build_request(
                 method, url, params=params, content=content, headers=headers
             )
-            refreshes = self._refresh_count()
             sent_at = self.clock.monotonic()
             response: httpx.Response | None = None
             outcome: int | BaseException
@@ -165,8 +176,7 @@ class STSession:
                 status=response.status_code if response is not None else None,
                 seconds=self.clock.monotonic() - sent_at,
             )
-            for _ in range(self._refresh_count() - refreshes):
-                self.observer.token_refreshed(system=SYSTEM)
+            self._report_refreshes()
             decision = classify(method, outcome, sent, idempotent=idempotent)
             if decision is Decision.OK:
                 assert response is not None
