@@ -222,3 +222,11 @@ def test_records_are_dated_in_the_30_days_before_the_clock(world: World) -> None
     for pay in world.st.snapshot("payments"):
         assert pay["date"][:19] <= now.strftime("%Y-%m-%dT%H:%M:%S")
     assert world.ds.as_of == now
+
+
+def test_equipment_comes_with_installation_labor(world: World) -> None:
+    """An equipment change-out is billed with its installation labor, and only then."""
+    for inv in world.st.snapshot("invoices"):
+        types = [i["type"] for i in inv["items"]]
+        installs = [i for i in inv["items"] if i["description"] == "System installation labor"]
+        assert len(installs) == types.count("Equipment")

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from datagen_kit import World, make_world
 
-from ml_connector.sandbox.data import BROKEN_KINDS, Plan
+from ml_connector.sandbox.data import BROKEN_KINDS, Plan, populate
 from ml_connector.sandbox.data import manifest as m
+from ml_connector.sandbox.servicetitan import STState
 
 _FUSION_TABLES = (
     "business_units",
@@ -135,3 +136,8 @@ def test_explicit_counts_override_the_scale() -> None:
 def test_scale_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         Plan.for_scale(0)
+
+
+def test_populate_refuses_a_state_that_already_holds_data(world: World) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        populate(world.fusion, STState(clock=world.clock))

@@ -83,14 +83,16 @@ UNMAPPED_ITEM = _part("ZN-DMPR-08", "Zone damper 8in motorized", "material", "88
 
 SERVICE_SKU_BASE = 900001
 
+#: The last service is the installation labor that comes with every equipment line.
+
 SERVICES: tuple[Service, ...] = (
     Service(code="SVC-DIAG", description="Diagnostic service call", price=Decimal("89.00")),
     Service(code="SVC-TUNE-AC", description="AC tune-up", price=Decimal("129.00")),
     Service(code="SVC-TUNE-HT", description="Furnace tune-up", price=Decimal("119.00")),
     Service(code="SVC-LABOR", description="Repair labor (per hour)", price=Decimal("145.00")),
     Service(code="SVC-AFTERHRS", description="After-hours premium", price=Decimal("150.00")),
-    Service(code="SVC-INSTALL", description="System installation labor", price=Decimal("1200.00")),
     Service(code="SVC-DUCTCLN", description="Duct cleaning", price=Decimal("399.00")),
+    Service(code="SVC-INSTALL", description="System installation labor", price=Decimal("1200.00")),
 )
 
 MATERIALS: tuple[Part, ...] = tuple(p for p in PARTS if p.kind == "material" and p.price > 0)

@@ -35,6 +35,8 @@ def populate(
     ``scale`` multiplies every count (scale 1: the default sandbox; 2000: 100,000 suppliers and
     200,000 ordinary invoices). ``suppliers``/``invoices`` override the ordinary counts.
     """
+    if fusion_state.business_units or len(st_state.tables["business_units"]):
+        raise ValueError("populate needs two empty states (ids and names would collide)")
     plan = Plan.for_scale(scale, suppliers=suppliers, invoices=invoices)
     ds = DataSet(seed=seed, scale=scale, as_of=st_state.clock.now())
     # Millions of small, acyclic objects: the cyclic collector would rescan them over and over

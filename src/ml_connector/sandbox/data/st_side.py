@@ -24,7 +24,7 @@ from ml_connector.sandbox.fusion import FusionState
 from ml_connector.sandbox.servicetitan import InvoiceItemSeed, PaymentApplication, STState
 
 from . import manifest as m
-from .catalog import EQUIPMENT, MATERIALS, SERVICE_SKU_BASE, SERVICES
+from .catalog import SERVICE_SKU_BASE, SERVICES
 from .company import (
     CUSTOMER_FIELD_TYPE_ID,
     DISABLED_AT,
@@ -32,11 +32,11 @@ from .company import (
     REVENUE_ACCOUNTS,
     combination,
 )
+from .lines import Line, pick_lines
 from .manifest import DataSet, InvoiceExpectation, PaymentExpectation, PaymentTypeInfo, Reason
 from .names import LOCATIONS, address_in, customer_name
 from .plan import Plan
 
-_FORBIDDEN = {DISABLED_AT, END_DATED_AT}  # (location index, item type) ordinary invoices avoid
 _CENT = Decimal("0.01")
 
 
@@ -46,16 +46,6 @@ class _Customer:
     account_number: str
     site_number: str
     bu_index: int
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Line:
-    type: str
-    sku_id: int
-    description: str
-    quantity: Decimal
-    price: Decimal
-    cost: Decimal = Decimal("0")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -148,63 +138,13 @@ class ReceivablesBuilder:
 
     # --- invoices --------------------------------------------------------------------------------
 
-    def _lines(self, bu_index: int, force: str | None = None) -> list[_Line]:
-        rng = self.rng
-        svc_index = rng.randrange(len(SERVICES) - 1)  # the install service comes with equipment
-        svc = SERVICES[svc_index]
-        hours = Decimal(rng.randint(1, 3)) if svc.code == "SVC-LABOR" else Decimal(1)
-        lines = [
-            _Line(
-                type="Service",
-                sku_id=SERVICE_SKU_BASE + svc_index,
-                description=svc.description,
-                quantity=hours,
-                price=svc.price,
-            )
-        ]
-        roll = rng.random()
-        with_equipment = force == "Equipment" or (force is None and roll < 0.15)
-        with_material = force == "Material" or (force is None and roll < 0.75)
-        if (with_equipment and (bu_index, "Equipment") not in _FORBIDDEN) or force == "Equipment":
-            unit = EQUIPMENT[rng.randrange(len(EQUIPMENT))]
-            install = SERVICES[-1]
-            lines.append(
-                _Line(
-                    type="Service",
-                    sku_id=SERVICE_SKU_BASE + len(SERVICES) - 1,
-                    description=install.description,
-                    quantity=Decimal(1),
-                    price=install.price,
-                )
-            )
-            lines.append(
-                _Line(
-                    type="Equipment",
-                    sku_id=self.ds.sku_ids[unit.item_number],
-                    description=unit.description,
-                    quantity=Decimal(1),
-                    price=unit.price,
-                    cost=unit.cost,
-                )
-            )
-        if (with_material and (bu_index, "Material") not in _FORBIDDEN) or force == "Material":
-            for part in rng.sample(MATERIALS, rng.randint(1, 2)):
-                lines.append(
-                    _Line(
-                        type="Material",
-                        sku_id=self.ds.sku_ids[part.item_number],
-                        description=part.description,
-                        quantity=Decimal(rng.choice((1, 1, 2, 4))),
-                        price=part.price,
-                        cost=part.cost,
-                    )
-                )
-        return lines
+    def _lines(self, bu_index: int, force: str | None = None) -> list[Line]:
+        return pick_lines(self.rng, self.ds.sku_ids, bu_index, force)
 
     def _invoice(
         self,
         customer: _Customer,
-        lines: list[_Line],
+        lines: list[Line],
         *,
         review: str = "Reviewed",
         sync: str = "Pending",
@@ -261,7 +201,7 @@ class ReceivablesBuilder:
             st_id=record.id, customer=customer, date=date, total=subtotal, expectation=expectation
         )
 
-    def _eligible(self, customer: _Customer, lines: list[_Line] | None = None) -> _Invoice:
+    def _eligible(self, customer: _Customer, lines: list[Line] | None = None) -> _Invoice:
         invoice = self._invoice(customer, lines or self._lines(customer.bu_index))
         self.ds.expected.invoices.eligible[invoice.st_id] = invoice.expectation
         return invoice
@@ -307,7 +247,7 @@ class ReceivablesBuilder:
         adjustment = self._invoice(
             original.customer,
             [
-                _Line(
+                Line(
                     type="Service",
                     sku_id=SERVICE_SKU_BASE,
                     description=f"Credit: {credit.description}",
