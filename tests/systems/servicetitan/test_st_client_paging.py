@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from st_client_kit import Sandbox, label
 
-from ml_connector.http import PaginationLoopError
+from ml_connector.http import PaginationLoopError, RetriesExhausted, RetryPolicy
 from ml_connector.sandbox.servicetitan import InvoiceItemSeed, STSimConfig
 from ml_connector.systems.servicetitan import models as st
 from ml_connector.systems.servicetitan.pagination import ExportFeed, iter_list
@@ -225,3 +225,28 @@ async def test_has_more_without_rows_raises() -> None:
     async with feed:
         with pytest.raises(PaginationLoopError, match="no rows"):
             await feed.__anext__()
+
+
+async def test_caught_up_page_without_token_keeps_the_last_one() -> None:
+    """§5: ``continueFrom`` is required, but if a caught-up page lacked it, the feed hands back the
+    token it resumed from — never "", which would restart the feed from the top."""
+
+    async def fetch(token: str) -> st.ExportPage:
+        return st.ExportPage(hasMore=False, continueFrom=None, data=[])
+
+    feed: ExportFeed[st.Invoice] = ExportFeed(fetch, st.Invoice, start="T1", resource="export/x")
+    async with feed:
+        batches = [b async for b in feed]
+    assert [(b.items, b.continue_from, b.has_more) for b in batches] == [([], "T1", False)]
+
+
+async def test_a_failed_page_ends_the_feed(box: Sandbox) -> None:
+    """A page that fails (retries exhausted) ends the feed; it is not silently restarted."""
+    client = box.client(retry=RetryPolicy(max_attempts=2, max_total_seconds=60))
+    await client.get_vendor(box.seed.vendors[0])
+    box.set_faults(rate_5xx=1.0, statuses_5xx=[503])
+    async with client.invoice_feed() as feed:
+        with pytest.raises(RetriesExhausted):
+            await feed.__anext__()
+        box.set_faults()
+        assert [b async for b in feed] == []

@@ -154,10 +154,12 @@ class ExportFeed(Generic[M]):
         if isinstance(start, str) and start:
             self._guard.token(start)  # the server must move past the token we resume from
         self._pending: asyncio.Task[ExportPage] | None = None
+        self._sent = ""
         self._done = False
         self.prefetched = 0
 
     def _launch(self, token: str) -> None:
+        self._sent = token
         self._pending = asyncio.ensure_future(self._fetch(token))
 
     def __aiter__(self) -> ExportFeed[M]:
@@ -171,25 +173,26 @@ class ExportFeed(Generic[M]):
             self._launch(self._next)
         assert self._pending is not None
         try:
-            page = await self._pending
+            return self._accept(await self._pending)
         except BaseException:
-            self._pending = None
-            self._done = True
+            self._done = True  # a failed feed is not resumed from the wrong place
             raise
+        finally:
+            if self._done and self._pending is not None and self._pending.done():
+                self._pending = None
+
+    def _accept(self, page: ExportPage) -> ExportBatch[M]:
         self._pending = None
+        sent = self._sent
         self._guard.page(rows=len(page.data), has_more=page.hasMore)
-        token = page.continueFrom or ""
+        # Never hand back an empty token: resuming from "" would restart the feed from the top.
+        token = page.continueFrom or sent
         if page.hasMore:
-            if not token:
-                self._done = True
+            if not page.continueFrom:
                 raise PaginationLoopError(
                     f"{SYSTEM} {self._resource}: hasMore without a continueFrom token"
                 )
-            try:
-                self._guard.token(token)
-            except PaginationLoopError:
-                self._done = True
-                raise
+            self._guard.token(token)
             self._launch(token)  # prefetch while the caller works on this page
             self.prefetched += 1
         else:
