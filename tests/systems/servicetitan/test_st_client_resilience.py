@@ -281,3 +281,42 @@ async def test_concurrent_requests_share_one_token_request(box: Sandbox) -> None
     await asyncio.gather(*(client.get_vendor(box.seed.vendors[1]) for _ in range(10)))
     assert (await box.counts())["tokenRequests"] == 2
     assert observer.refreshes["servicetitan"] == 2
+
+
+class StripRetryAfter(httpx.AsyncBaseTransport):
+    """A gateway that drops ``Retry-After`` and leaves only the ProblemDetails title."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        content = await response.aread()
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() != "retry-after"]
+        return httpx.Response(response.status_code, headers=headers, content=content)
+
+
+async def test_429_title_only_is_honoured(box: Sandbox) -> None:
+    """§9: without ``Retry-After`` the wait comes from "… Try again in N seconds."."""
+    transport = RecordingTransport(StripRetryAfter(box.transport), after=flip_after_first(box, 429))
+    client = box.client(transport=transport)
+    await client.get_vendor(box.seed.vendors[0])
+    box.set_faults(rate_429=1.0, retry_after_seconds=5)
+    await client.get_vendor(box.seed.vendors[0])
+    assert 5.0 in box.clock.slept
+
+
+async def test_server_rate_limit_is_waited_out(make_box: Callable[..., Sandbox]) -> None:
+    """If the client's budget is set above the server's (a misconfiguration), the server's 429s
+    are waited out with their ``Retry-After`` and every call still completes."""
+    box = make_box(STSimConfig(requests_per_second=5))
+    observer = CountingObserver()
+    client = box.client(
+        observer=observer, retry=RetryPolicy(max_attempts=10, max_total_seconds=300)
+    )
+    for _ in range(12):
+        await client.get_vendor(box.seed.vendors[0])
+    counts = await box.counts()
+    assert counts["rateLimited"] >= 1
+    assert observer.throttled["servicetitan"] == counts["rateLimited"]
+    assert observer.calls[("servicetitan", "vendors/{id}", "GET", 200)] == 12
