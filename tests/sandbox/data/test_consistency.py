@@ -12,13 +12,14 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from datagen_kit import World
+from datagen_kit import World, make_world
 
 from ml_connector.mapping.config import MappingConfig
 from ml_connector.sandbox.data import manifest as m
 from ml_connector.sandbox.data import sandbox_mapping
 from ml_connector.sandbox.fusion.records import AccountCombination
 from ml_connector.sandbox.fusion.records_ar import CustomerAccount
+from ml_connector.sandbox.servicetitan import POItemInput
 
 
 def combos(world: World) -> dict[str, AccountCombination]:
@@ -230,3 +231,36 @@ def test_equipment_comes_with_installation_labor(world: World) -> None:
         types = [i["type"] for i in inv["items"]]
         installs = [i for i in inv["items"] if i["description"] == "System installation labor"]
         assert len(installs) == types.count("Equipment")
+
+
+def test_eligible_purchase_orders_can_be_created_in_servicetitan() -> None:
+    """Each eligible PO maps to a valid ServiceTitan PO request (servicetitan-api.md §6.2): SKUs
+    by code, the mapped business unit, warehouse and PO type; totals equal Fusion's."""
+    fresh = make_world()
+    cfg, ds, st = sandbox_mapping(fresh.ds), fresh.ds, fresh.st
+    skus = {r["code"]: r["id"] for t in ("materials", "equipment") for r in st.snapshot(t)}
+    assert cfg.purchase_orders.po_type_id is not None
+    vendors: dict[int, int] = {}
+    for exp in ds.expected.purchase_orders.eligible.values():
+        supplier = fresh.fusion.suppliers[exp.supplier_id]
+        if exp.supplier_id not in vendors:
+            vendors[exp.supplier_id] = st.add_vendor(supplier.Supplier).id
+        po = st.add_purchase_order(
+            vendor_id=vendors[exp.supplier_id],
+            type_id=cfg.purchase_orders.po_type_id,
+            business_unit_id=exp.business_unit_id,
+            inventory_location_id=exp.warehouse_id,
+            items=[
+                POItemInput(
+                    sku_id=skus[cfg.purchase_orders.item_sku_prefix + ln.sku_code],
+                    description=ln.sku_code,
+                    vendor_part_number=ln.sku_code,
+                    quantity=ln.quantity,
+                    cost=ln.price,
+                )
+                for ln in exp.lines
+            ],
+            date=fresh.clock.now(),
+            memo=exp.order_number,
+        )
+        assert Decimal(str(st.wire("purchase_orders", po)["total"])) == exp.total

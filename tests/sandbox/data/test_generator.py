@@ -51,6 +51,11 @@ def test_different_seed_gives_different_data(world: World) -> None:
     assert fingerprint(other)["st.invoices"] != fingerprint(world)["st.invoices"]
 
 
+def test_purchase_orders_come_in_varied_statuses(world: World) -> None:
+    statuses = {po.StatusCode for po in world.fusion.purchase_orders.values()}
+    assert statuses == {"OPEN", "CLOSED", "CANCELED", "INCOMPLETE", "PENDING APPROVAL"}
+
+
 def test_scale_one_counts(world: World) -> None:
     """15 business units, a few dozen suppliers and POs, about a hundred invoices and payments."""
     st, fusion, ds = world.st, world.fusion, world.ds
@@ -115,7 +120,8 @@ def test_broken_kinds_scale_and_counts_are_proportional() -> None:
     ratio = len(big.st.tables["invoices"]) / len(small.st.tables["invoices"])
     assert 45 <= ratio <= 55
     assert 45 <= len(big.fusion.suppliers) / len(small.fusion.suppliers) <= 55
-    assert all(len(big.ds.kinds[k]) == 50 for k in BROKEN_KINDS)
+    per_unit = {k: len(v) for k, v in small.ds.kinds.items()}
+    assert all(len(big.ds.kinds[k]) == 50 * per_unit[k] for k in BROKEN_KINDS)
     assert len(big.st.tables["business_units"]) == 15
 
 
@@ -141,3 +147,19 @@ def test_scale_must_be_positive() -> None:
 def test_populate_refuses_a_state_that_already_holds_data(world: World) -> None:
     with pytest.raises(ValueError, match="empty"):
         populate(world.fusion, STState(clock=world.clock))
+
+
+def test_outcomes_group_reasons_by_kind(world: World) -> None:
+    grouped = world.ds.expected.invoices.by_kind()
+    assert set(grouped) == {
+        m.UNMAPPED_CUSTOMER,
+        m.INACTIVE_ACCOUNT,
+        m.NO_BILL_TO_SITE,
+        m.DISABLED_COMBINATION,
+        m.END_DATED_COMBINATION,
+        m.INVOICE_NEEDS_REVIEW,
+        m.INVOICE_EXPORTED,
+    }
+    assert grouped[m.INVOICE_NEEDS_REVIEW] == world.ds.kinds[m.INVOICE_NEEDS_REVIEW]
+    first = world.ds.business_units[0]
+    assert world.ds.business_unit(first.st_id) is first

@@ -156,7 +156,7 @@ class ProcurementBuilder:
     # --- purchase orders -------------------------------------------------------------------------
 
     def _purchase_orders(self) -> None:
-        rng, outcomes = self.rng, self.ds.expected.purchase_orders
+        outcomes = self.ds.expected.purchase_orders
         for _ in range(self.plan.purchase_orders):
             sup_id, site, parts = self._pick_order()
             po_id, expectation = self._po(sup_id, site, parts)
@@ -169,13 +169,13 @@ class ProcurementBuilder:
                 message=f"item {UNMAPPED_ITEM.item_number} has no ServiceTitan SKU",
             )
             self.ds.mark(m.PO_UNMAPPED_ITEM, po_id)
-            code, label = UNSYNCED_STATUSES[rng.randrange(len(UNSYNCED_STATUSES))]
-            sup_id, site, parts = self._pick_order()
-            po_id, _ = self._po(sup_id, site, parts, StatusCode=code, Status=label)
-            outcomes.skipped[po_id] = Reason(
-                kind=m.PO_STATUS_NOT_SYNCED, message=f"PO status {code} is not synced"
-            )
-            self.ds.mark(m.PO_STATUS_NOT_SYNCED, po_id)
+            for code, label in UNSYNCED_STATUSES:
+                sup_id, site, parts = self._pick_order()
+                po_id, _ = self._po(sup_id, site, parts, StatusCode=code, Status=label)
+                outcomes.skipped[po_id] = Reason(
+                    kind=m.PO_STATUS_NOT_SYNCED, message=f"PO status {code} is not synced"
+                )
+                self.ds.mark(m.PO_STATUS_NOT_SYNCED, po_id)
 
     def _pick_order(self) -> tuple[int, _Site, list[tuple[Part, Decimal]]]:
         rng = self.rng
