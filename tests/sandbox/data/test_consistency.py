@@ -264,3 +264,12 @@ def test_eligible_purchase_orders_can_be_created_in_servicetitan() -> None:
             memo=exp.order_number,
         )
         assert Decimal(str(st.wire("purchase_orders", po)["total"])) == exp.total
+
+
+def test_refunds_follow_the_payment_they_refund(world: World) -> None:
+    payments = wire(world, "payments")
+    for ident in world.ds.kinds[m.REFUND_PAYMENT]:
+        refund = payments[ident]
+        original = payments[refund["refundedPaymentId"]]
+        assert original["date"] <= refund["date"]
+        assert Decimal(refund["total"]) == -Decimal(original["total"])

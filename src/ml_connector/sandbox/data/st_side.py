@@ -259,7 +259,8 @@ class ReceivablesBuilder:
         )
         self.ds.expected.invoices.eligible[adjustment.st_id] = adjustment.expectation
         self.ds.mark(m.NEGATIVE_INVOICE, adjustment.st_id)
-        review = self._invoice(self._any_customer(), self._lines(0), review="NeedsReview")
+        customer = self._any_customer()
+        review = self._invoice(customer, self._lines(customer.bu_index), review="NeedsReview")
         self.ds.expected.invoices.skipped[review.st_id] = Reason(
             kind=m.INVOICE_NEEDS_REVIEW, message="reviewStatus NeedsReview is not eligible"
         )
@@ -339,7 +340,7 @@ class ReceivablesBuilder:
             customer_id=customer.st_id,
             type_id=self.ds.payment_types[0].st_id,
             total=-invoice.total,
-            paid_on=self.midnight,
+            paid_on=self.ds.as_of,  # after the payment it refunds, which is never later
             business_unit_id=self.ds.business_units[customer.bu_index].st_id,
             memo="Refund to customer",
             refundedPaymentId=original,
