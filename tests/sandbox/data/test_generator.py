@@ -163,3 +163,13 @@ def test_outcomes_group_reasons_by_kind(world: World) -> None:
     assert grouped[m.INVOICE_NEEDS_REVIEW] == world.ds.kinds[m.INVOICE_NEEDS_REVIEW]
     first = world.ds.business_units[0]
     assert world.ds.business_unit(first.st_id) is first
+
+
+def test_summary_reports_counts_and_outcomes(world: World) -> None:
+    lines = world.ds.summary()
+    assert lines[0].startswith("seed 7, scale 1: 15 business units")
+    invoices = world.ds.expected.invoices
+    assert (
+        f"F4 invoices: {len(invoices.eligible)} to sync, {len(invoices.attention)} for attention, "
+        f"{len(invoices.skipped)} to skip"
+    ) in lines

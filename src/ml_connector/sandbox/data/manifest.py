@@ -205,5 +205,24 @@ class DataSet:
         """Record that source record ``ident`` carries broken or special ``kind``."""
         self.kinds.setdefault(kind, []).append(ident)
 
+    def summary(self) -> list[str]:
+        """Human-readable lines for ``ml-connector sandbox`` and the demo."""
+        lines = [
+            f"seed {self.seed}, scale {self.scale:g}: "
+            + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in self.counts.items())
+        ]
+        flows = (
+            ("F1 suppliers", self.expected.suppliers),
+            ("F2 purchase orders", self.expected.purchase_orders),
+            ("F4 invoices", self.expected.invoices),
+            ("F5 payments", self.expected.payments),
+        )
+        for label, outcome in flows:
+            lines.append(
+                f"{label}: {len(outcome.eligible)} to sync, {len(outcome.attention)} for "
+                f"attention, {len(outcome.skipped)} to skip"
+            )
+        return lines
+
     def business_unit(self, st_id: int) -> BusinessUnitInfo:
         return next(b for b in self.business_units if b.st_id == st_id)

@@ -38,6 +38,7 @@ from .names import LOCATIONS, address_in, customer_name
 from .plan import Plan
 
 _CENT = Decimal("0.01")
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -67,6 +68,8 @@ class ReceivablesBuilder:
         self.midnight = midnight
         self.customers: list[_Customer] = []
         self.customers_made = 0
+        # a few dozen distinct tuples shared by 200,000 expectations instead of one each
+        self._combo_cache: dict[tuple[str, frozenset[str]], tuple[str, ...]] = {}
 
     def build(self) -> None:
         for _ in range(self.plan.customers):
@@ -191,15 +194,21 @@ class ReceivablesBuilder:
             bill_to_site=customer.site_number,
             transaction_type="Credit Memo" if negative else "Invoice",
             subtotal=subtotal,
-            tax=Decimal(0),
+            tax=_ZERO,
             total=subtotal,
-            combinations=tuple(
-                sorted({combination(bu.cost_center, REVENUE_ACCOUNTS[ln.type]) for ln in lines})
-            ),
+            combinations=self._combos(bu.cost_center, frozenset(ln.type for ln in lines)),
         )
         return _Invoice(
             st_id=record.id, customer=customer, date=date, total=subtotal, expectation=expectation
         )
+
+    def _combos(self, cost_center: str, types: frozenset[str]) -> tuple[str, ...]:
+        key = (cost_center, types)
+        found = self._combo_cache.get(key)
+        if found is None:
+            found = tuple(sorted(combination(cost_center, REVENUE_ACCOUNTS[t]) for t in types))
+            self._combo_cache[key] = found
+        return found
 
     def _eligible(self, customer: _Customer, lines: list[Line] | None = None) -> _Invoice:
         invoice = self._invoice(customer, lines or self._lines(customer.bu_index))
