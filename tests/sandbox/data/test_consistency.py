@@ -273,3 +273,11 @@ def test_refunds_follow_the_payment_they_refund(world: World) -> None:
         original = payments[refund["refundedPaymentId"]]
         assert original["date"] <= refund["date"]
         assert Decimal(refund["total"]) == -Decimal(original["total"])
+
+
+def test_supplier_names_and_numbers_are_unique() -> None:
+    """Fusion keeps supplier names unique; vendors found by name must not be ambiguous."""
+    big = make_world(scale=20)
+    suppliers = list(big.fusion.suppliers.values())
+    assert len({s.Supplier for s in suppliers}) == len(suppliers)
+    assert len({s.SupplierNumber for s in suppliers}) == len(suppliers)

@@ -51,6 +51,7 @@ class ProcurementBuilder:
         self.suppliers_made = 0
         self.pos_made = 0
         self.good: list[tuple[int, tuple[_Site, ...]]] = []  # eligible suppliers and their sites
+        self.names: set[str] = set()
 
     # --- suppliers -------------------------------------------------------------------------------
 
@@ -78,6 +79,9 @@ class ProcurementBuilder:
         serial = self.suppliers_made
         self.suppliers_made += 1
         name = supplier_name(rng, serial)
+        if name in self.names:  # Fusion supplier names are unique
+            name = f"{name} #{serial}"
+        self.names.add(name)
         domain = f"{slug(name)}.example"
         number = str(5001 + serial)
         sup = self.fusion.add_supplier(
