@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-from datagen_kit import World
+from datagen_kit import World, make_world
 
 from ml_connector.mapping.config import MappingConfig
 from ml_connector.sandbox.data import sandbox_mapping, sandbox_mapping_toml
@@ -70,3 +70,10 @@ def test_mapping_leaves_the_broken_records_broken(world: World) -> None:
 def test_toml_writer_refuses_values_it_cannot_write() -> None:
     with pytest.raises(TypeError, match="cannot write"):
         _value(object())
+
+
+def test_mapping_does_not_depend_on_seed_scale_or_clock(world: World) -> None:
+    """``init`` writes the mapping before any sandbox runs, so it must fit every data set."""
+    other = make_world(seed=99, scale=3)
+    assert sandbox_mapping(other.ds) == sandbox_mapping(world.ds) == sandbox_mapping()
+    assert sandbox_mapping_toml() == sandbox_mapping_toml(world.ds)

@@ -2,7 +2,8 @@
 
 ``populate(fusion_state, st_state, seed=7, scale=1.0)`` fills both states and returns a
 :class:`DataSet` manifest of what the connector is expected to do with each record;
-``sandbox_mapping``/``sandbox_mapping_toml`` give the mapping that fits it.
+``sandbox_mapping``/``sandbox_mapping_toml`` give the mapping that fits it (and every other
+seed and scale: called without a data set they build only the company setup).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .manifest import (
     Reason,
     SupplierExpectation,
 )
-from .mapping import sandbox_mapping, sandbox_mapping_toml
+from .mapping import company_dataset, sandbox_mapping, sandbox_mapping_toml
 from .plan import Plan
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Plan",
     "Reason",
     "SupplierExpectation",
+    "company_dataset",
     "populate",
     "sandbox_mapping",
     "sandbox_mapping_toml",

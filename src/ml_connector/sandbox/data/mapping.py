@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ml_connector.clock import FakeClock
 from ml_connector.mapping.config import (
     BusinessUnitMap,
     MappingConfig,
@@ -19,11 +20,18 @@ from ml_connector.mapping.config import (
     ReceivablesMapping,
     SupplierMapping,
 )
+from ml_connector.sandbox.fusion import FusionState
+from ml_connector.sandbox.servicetitan import STState
 
+from .company import build_company
 from .manifest import DataSet
 
 
-def sandbox_mapping(dataset: DataSet) -> MappingConfig:
+def sandbox_mapping(dataset: DataSet | None = None) -> MappingConfig:
+    """The mapping for ``dataset``. The ids it holds are made first by every ``populate`` run, so
+    they do not depend on seed, scale or clock: without a dataset, the company setup is built on
+    throwaway states (what ``ml-connector init`` needs before any sandbox runs)."""
+    dataset = dataset or company_dataset()
     bus = dataset.business_units
     return MappingConfig(
         suppliers=SupplierMapping(
@@ -61,7 +69,15 @@ def sandbox_mapping(dataset: DataSet) -> MappingConfig:
     )
 
 
-def sandbox_mapping_toml(dataset: DataSet, *, connection: str = "default") -> str:
+def company_dataset() -> DataSet:
+    """A :class:`DataSet` holding only the company setup (business units, payment types …)."""
+    clock = FakeClock()
+    ds = DataSet(seed=0, scale=0, as_of=clock.now())
+    build_company(FusionState(clock), STState(clock=clock), ds)
+    return ds
+
+
+def sandbox_mapping_toml(dataset: DataSet | None = None, *, connection: str = "default") -> str:
     """TOML text of the ``[connections.<connection>.mapping…]`` tables (every field written, so
     a reader sees what each default is)."""
     data = sandbox_mapping(dataset).model_dump(mode="json")
