@@ -40,7 +40,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in _context(record).items():
-            payload[key] = value if isinstance(value, int | float | bool | type(None)) else str(value)
+            payload[key] = (
+                value if isinstance(value, int | float | bool | type(None)) else str(value)
+            )
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return redact_text(json.dumps(payload, ensure_ascii=False, default=str))

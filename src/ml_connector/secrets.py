@@ -28,6 +28,7 @@ _AAD_PREFIX = b"ml-connector/secret/"
 KEY_CHECK_NAME = "__master_key_check__"
 _KEY_CHECK_PLAINTEXT = "ml-connector master key check v1"
 
+
 class Secret:
     """A credential that hides itself in ``repr``, ``str``, f-strings, logs and tracebacks.
 
