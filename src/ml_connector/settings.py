@@ -105,6 +105,12 @@ class FusionSettings(_Model):
         description="OAuth scope, e.g. urn:opc:resource:fa:instanceid=<id>urn:opc:resource:consumer::all.",
     )
     username: str | None = Field(default=None, description="Integration user for Basic auth.")
+    segment_labels: list[str] = Field(
+        default_factory=lambda: ["company", "costCenter", "account", "subAccount", "product"],
+        description="accountCombinationsLOV segment attribute names, in order (tenant-specific; "
+        "read them from GET accountCombinationsLOV/describe on your pod).",
+    )
+    segment_separator: str = Field(default="-", description="Separator of combination strings.")
     max_concurrency: int = Field(default=4, ge=1, le=64, description="Requests in flight per pod.")
     page_size: int = Field(default=500, ge=1, le=500, description="limit per page (≤ 500).")
     timeout_seconds: float = Field(default=60.0, gt=0, le=600)

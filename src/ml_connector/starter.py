@@ -7,6 +7,7 @@ run ``init`` → ``sandbox`` → ``check`` with no edits, and it shows where rea
 from __future__ import annotations
 
 from ml_connector.sandbox import credentials as sb
+from ml_connector.sandbox.data import sandbox_mapping_toml
 
 STARTER_TEMPLATE = """\
 # ml-connector configuration — written by `ml-connector init`.
@@ -71,26 +72,9 @@ posting = "windows"                                # windows or as_they_arrive
 posting_windows = ["06:00:00", "18:00:00"]
 
 # Mapping tables: ServiceTitan has no GL mapping, so these say where things land in Fusion.
-# `ml-connector check` validates them against live Fusion data.
-[connections.default.mapping.suppliers]
-procurement_business_units = []                    # Fusion procurement BU names to sync; empty = all
-address_purpose = "remit_to"                       # remit_to or ordering
-
-[connections.default.mapping.purchase_orders]
-statuses = ["OPEN"]
-
-[connections.default.mapping.receivables]
-currency = "USD"
-transaction_number_prefix = "ST-"
-# [connections.default.mapping.receivables.business_units."101"]
-# fusion_business_unit = "US1 Business Unit"
-# cost_center = "110"
-# transaction_type = "Invoice"
-# transaction_source = "ServiceTitan"
-# [connections.default.mapping.receivables.payment_types."1"]
-# receipt_method = "Check"
-# remittance_bank_account = "US-OPERATING-1"
-"""
+# `ml-connector check` validates them against live Fusion data. The tables below match the sandbox's
+# generated HVAC company (15 business units); replace them with your own when going live.
+{mapping}"""
 
 
 def render_starter(application_guid: str) -> str:
@@ -105,6 +89,7 @@ def render_starter(application_guid: str) -> str:
         st_port=sb.SERVICETITAN_PORT,
         st_tenant=sb.SERVICETITAN_TENANT_ID,
         st_client_id=sb.SERVICETITAN_CLIENT_ID,
+        mapping=sandbox_mapping_toml(),
     )
 
 

@@ -22,6 +22,8 @@ import uvicorn
 
 from ml_connector.clock import Clock, SystemClock
 from ml_connector.sandbox import credentials as sb
+from ml_connector.sandbox.data import DataSet
+from ml_connector.sandbox.data import populate as populate_data
 from ml_connector.sandbox.faults import FaultConfig, FaultMiddleware, wrap_with_faults
 from ml_connector.sandbox.fusion import FusionState
 from ml_connector.sandbox.fusion import create_app as create_fusion_app
@@ -39,6 +41,7 @@ class Sandbox:
     fusion_app: FaultMiddleware
     st_app: FaultMiddleware
     emitter: WebhookEmitter
+    dataset: DataSet | None = None
 
 
 def build_sandbox(
@@ -55,10 +58,7 @@ def build_sandbox(
     clock = clock or SystemClock()
     fusion_state = FusionState(clock=clock)
     st_state = STState(clock=clock, tenant_id=sb.SERVICETITAN_TENANT_ID)
-    if populate:
-        from ml_connector.sandbox.data import populate as populate_data
-
-        populate_data(fusion_state, st_state, seed=seed, scale=scale)
+    dataset = populate_data(fusion_state, st_state, seed=seed, scale=scale) if populate else None
     fusion_inner = create_fusion_app(fusion_state, clock=clock)
     st_inner = create_st_app(st_state, clock=clock)
     emitter = WebhookEmitter(webhooks or WebhookConfig(), clock=clock)
@@ -74,6 +74,7 @@ def build_sandbox(
             st_inner, st_faults, clock=clock, revoke_tokens=st_sim.revoke_tokens
         ),
         emitter=emitter,
+        dataset=dataset,
     )
 
 
