@@ -63,7 +63,7 @@ def test_secret_delete_and_missing(cli: CliRunner) -> None:
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda t: t + "\nbogus = 1\n", "unknown key"),
+        (lambda t: t.replace("[web]", "[web]\nbogus = 1"), "unknown key"),
         (
             lambda t: t.replace(
                 'base_url = "http://127.0.0.1:8710"', 'base_url = "127.0.0.1:8710"'
