@@ -114,3 +114,14 @@ async def test_check_with_an_unreachable_pod_says_check_base_url(
     code, out, _ = await _cli(tmp_path, env, "check")
     assert code == 1
     assert "check base URL" in out
+
+
+async def test_demo_runs_from_nothing_to_a_clean_summary(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ML_CONNECTOR_")}
+    env["COLUMNS"] = "200"
+    code, out, err = await _cli(tmp_path, env, "demo", "--dir", str(tmp_path / "demo"))
+    assert code == 0, out + err
+    assert "resources reachable: 26/26" in out
+    assert "F4 invoices: 106 to sync" in out
+    assert (tmp_path / "demo" / "ml-connector.db").exists()
+    assert "sandbox-fusion-client-secret" not in out + err

@@ -62,6 +62,36 @@ async def check_connection(
         await store.close()
 
 
+def print_check(
+    name: str, lines: list[Line], problems: list[MappingProblem], *, strict: bool = False
+) -> bool:
+    """Print one connection's results; True if the check failed."""
+    table = Table("system", "resource", "result", "detail", title=f"connection {name}")
+    for line in lines:
+        table.add_row(
+            line.system,
+            line.name,
+            "[green]OK[/green]" if line.ok else "[red]FAILED[/red]",
+            escape(line.detail),
+        )
+    console.print(table)
+    failed = not all(line.ok for line in lines)
+    if problems:
+        console.print(
+            f"[yellow]mapping: {len(problems)} problem(s)[/yellow] — records that need them go to attention"
+        )
+        for problem in problems:
+            console.print(
+                f"  [yellow]![/yellow] {problem.key}: {escape(problem.message)}", highlight=False
+            )
+        failed = failed or strict
+    elif all(line.ok for line in lines if line.system == "fusion"):
+        console.print(
+            "[green]mapping: every value exists and every account combination is usable[/green]"
+        )
+    return failed
+
+
 def check(
     ctx: typer.Context,
     connection: str | None = typer.Option(None, "--connection", help="Only this connection."),
@@ -77,29 +107,6 @@ def check(
     failed = False
     for name in names:
         lines, problems = run(lambda n=name: check_connection(app_ctx, n))  # type: ignore[misc]
-        table = Table("system", "resource", "result", "detail", title=f"connection {name}")
-        for line in lines:
-            table.add_row(
-                line.system,
-                line.name,
-                "[green]OK[/green]" if line.ok else "[red]FAILED[/red]",
-                escape(line.detail),
-            )
-        console.print(table)
-        failed = failed or not all(line.ok for line in lines)
-        if problems:
-            console.print(
-                f"[yellow]mapping: {len(problems)} problem(s)[/yellow] — records that need them go to attention"
-            )
-            for problem in problems:
-                console.print(
-                    f"  [yellow]![/yellow] {problem.key}: {escape(problem.message)}",
-                    highlight=False,
-                )
-            failed = failed or strict
-        elif all(line.ok for line in lines if line.system == "fusion"):
-            console.print(
-                "[green]mapping: every value exists and every account combination is usable[/green]"
-            )
+        failed = print_check(name, lines, problems, strict=strict) or failed
     if failed:
         raise typer.Exit(1)
