@@ -72,3 +72,27 @@ async def test_a_taken_port_is_a_clear_error() -> None:
             await asyncio.wait_for(
                 serve_sandbox(build_sandbox(), fusion_port=port, st_port=_free_port()), timeout=20
             )
+
+
+async def test_changes_while_paging_fault_is_wired_in_the_served_sandbox() -> None:
+    """Faults at runtime (issue 3): `insert_while_paging_every` changes rows between two pages."""
+    from ml_connector.clock import FakeClock
+    from ml_connector.sandbox.faults import FaultConfig
+
+    clock = FakeClock()
+    box = build_sandbox(clock=clock, fusion_faults=FaultConfig(insert_while_paging_every=1))
+    before = {s.SupplierId: s.LastUpdateDate for s in box.fusion.suppliers.values()}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=box.fusion_app), base_url="http://f"
+    ) as client:
+        for offset in (0, 25):
+            response = await client.get(
+                "/fscmRestApi/resources/11.13.18.05/suppliers",
+                params={"offset": offset, "onlyData": "true"},
+                auth=(sb.FUSION_USERNAME, sb.FUSION_PASSWORD),
+            )
+            assert response.status_code == 200
+    after = {s.SupplierId: s.LastUpdateDate for s in box.fusion.suppliers.values()}
+    changed = len(set(after) - set(before)) + sum(1 for k in before if after[k] != before[k])
+    assert changed == 2
+    assert box.fusion_app.counts()["insert_while_paging"] == 2

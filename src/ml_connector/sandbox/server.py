@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,18 +65,51 @@ def build_sandbox(
     emitter = WebhookEmitter(webhooks or WebhookConfig(), clock=clock)
     st_state.add_listener(emitter.listener)
     st_sim: Any = st_inner.state.servicetitan_sim
+    fusion_hook, st_hook = _changes_while_paging(fusion_state, st_state, seed)
     return Sandbox(
         fusion=fusion_state,
         servicetitan=st_state,
         fusion_app=wrap_with_faults(
-            fusion_inner, fusion_faults, clock=clock, revoke_tokens=fusion_state.revoke_tokens
+            fusion_inner,
+            fusion_faults,
+            clock=clock,
+            revoke_tokens=fusion_state.revoke_tokens,
+            on_page_served=fusion_hook,
         ),
         st_app=wrap_with_faults(
-            st_inner, st_faults, clock=clock, revoke_tokens=st_sim.revoke_tokens
+            st_inner,
+            st_faults,
+            clock=clock,
+            revoke_tokens=st_sim.revoke_tokens,
+            on_page_served=st_hook,
         ),
         emitter=emitter,
         dataset=dataset,
     )
+
+
+def _changes_while_paging(fusion: FusionState, st: STState, seed: int) -> tuple[Any, Any]:
+    """Hooks for the ``insert_while_paging`` fault: between two pages, change a row the client is
+    reading (it moves to the end of a LastUpdateDate/modifiedOn ordering) or add a new one."""
+    rng = random.Random(seed)
+
+    def fusion_hook(path: str, query: str) -> None:
+        if "suppliers" in path and fusion.suppliers:
+            if rng.random() < 0.5:
+                supplier_id = rng.choice(list(fusion.suppliers))
+                fusion.update_supplier(supplier_id, AlternateName=f"changed {rng.randrange(10**6)}")
+            else:
+                fusion.add_supplier(f"Inserted While Paging {rng.randrange(10**6)} Supply")
+
+    def st_hook(path: str, query: str) -> None:
+        table = next((t for t in ("invoices", "payments", "vendors") if t in path), None)
+        if table is None:
+            return
+        ids = [record.id for record in st.tables[table]]
+        if ids:
+            st.update(table, rng.choice(ids))
+
+    return fusion_hook, st_hook
 
 
 class _Server(uvicorn.Server):
