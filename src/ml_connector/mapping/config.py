@@ -53,6 +53,11 @@ class SupplierMapping(_Model):
     address_purpose: Literal["remit_to", "ordering"] = Field(
         default="remit_to", description="Which supplier address becomes the vendor address."
     )
+    address_fallback: bool = Field(
+        default=True,
+        description="With no active address of that purpose, use the first active address "
+        "(false: the supplier goes to attention instead).",
+    )
     default_tax_rate: str = Field(default="0", description="Vendor taxRate when none is mapped.")
     delivery_option: str = Field(default="Manual", description="ServiceTitan deliveryOption.")
     payment_terms: dict[str, int] = Field(

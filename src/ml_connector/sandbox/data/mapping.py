@@ -37,6 +37,8 @@ def sandbox_mapping(dataset: DataSet | None = None) -> MappingConfig:
         suppliers=SupplierMapping(
             procurement_business_units=list(dataset.procurement_business_units),
             address_purpose="remit_to",
+            # the manifest expects a supplier without a remit-to address in attention
+            address_fallback=False,
             payment_terms=dict(dataset.payment_terms),
         ),
         purchase_orders=PurchaseOrderMapping(

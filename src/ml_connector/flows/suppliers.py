@@ -1,0 +1,181 @@
+"""F1: Fusion suppliers → ServiceTitan vendors (DESIGN §1, issue 5).
+
+Poll suppliers by ``LastUpdateDate`` (keyset pages, :mod:`.base` cursor rule); per supplier: in
+scope? → map → unchanged (version hash of the request body) → skip; linked → PATCH the vendor;
+not linked → find it by our ``externalData`` key, else create it exactly once (:mod:`.exactly_once`).
+A linked supplier that became inactive is written with ``active: false`` (deactivation propagates).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ml_connector.mapping.decisions import version_hash
+from ml_connector.mapping.suppliers import SUPPLIER_KEY, eligibility, map_supplier
+from ml_connector.store import Tx
+from ml_connector.store.states import AuditAction
+from ml_connector.systems.fusion.models import Supplier
+from ml_connector.systems.servicetitan.payloads import VendorInput, vendor_request
+
+from .base import Attempt, FlowContext, advance_cursor, attempt, read_window, succeed
+from .exactly_once import create_once, finish
+from .summary import Outcome, RunSummary
+
+FLOW = "suppliers"
+ENTITY = "supplier"
+
+
+def _summary(vendor: VendorInput, body_hash: str) -> dict[str, Any]:
+    return {"name": vendor.name, "active": vendor.active, "payload_hash": body_hash}
+
+
+class SupplierFlow:
+    """One connection's F1. ``run`` is one cycle; ``sync`` handles one supplier (F2 uses the
+    link it leaves)."""
+
+    def __init__(self, ctx: FlowContext) -> None:
+        self.ctx = ctx
+
+    async def run(self, *, since: datetime | None = None, full: bool = False) -> RunSummary:
+        ctx = self.ctx
+        window = await read_window(ctx, FLOW, since=since, full=full)
+        summary = RunSummary(
+            flow=FLOW, connection=ctx.connection, started_at=window.until, dry_run=ctx.dry_run
+        )
+        blocked = False  # a transient failure holds the cursor back for the rest of the run
+        async for page in ctx.fusion.supplier_pages(window.since, until=window.until):
+            last: Supplier | None = None
+            for supplier in page:
+                passed = await self.sync(supplier, summary)
+                blocked = blocked or not passed
+                if not blocked:
+                    last = supplier
+            if last is not None:
+                async with ctx.store.transaction() as tx:
+                    await advance_cursor(tx, ctx, FLOW, last.LastUpdateDate, last.SupplierId)
+        summary.ended_at = ctx.clock.now()
+        return summary
+
+    async def sync(self, supplier: Supplier, summary: RunSummary) -> bool:
+        record = Attempt(
+            flow=FLOW,
+            source_system="fusion",
+            source_id=str(supplier.SupplierId),
+            source_version=supplier.LastUpdateDate.isoformat(),
+            target_system="servicetitan",
+            started_at=self.ctx.clock.now(),
+            source_record={
+                "SupplierNumber": supplier.SupplierNumber,
+                "Supplier": supplier.Supplier,
+            },
+        )
+        return await attempt(self.ctx, summary, record, lambda r: self._work(supplier, r))
+
+    async def _work(self, supplier: Supplier, record: Attempt) -> Outcome:
+        ctx = self.ctx
+        today = ctx.today()
+        async with ctx.store.transaction() as tx:
+            link = await tx.links.get(ctx.connection, ENTITY, record.source_id)
+        skip = eligibility(supplier, ctx.mapping.suppliers, today, linked=link is not None)
+        if skip is not None:
+            record.decisions.add("eligibility", skip, source=supplier.SupplierNumber)
+            async with ctx.store.transaction() as tx:
+                await succeed(tx, ctx, record, AuditAction.SKIP, target_id=None)
+            return Outcome.SKIPPED
+        vendor = map_supplier(
+            supplier,
+            ctx.mapping.suppliers,
+            application_guid=ctx.application_guid,
+            today=today,
+            decisions=record.decisions,
+        )
+        body_hash = version_hash(vendor_request(vendor))
+        request = _summary(vendor, body_hash)
+        if link is not None and link.version_hash == body_hash:
+            record.decisions.add("version", "unchanged since the last write", target=body_hash)
+            async with ctx.store.transaction() as tx:
+                await succeed(tx, ctx, record, AuditAction.SKIP, target_id=link.target_id)
+            return Outcome.UNCHANGED
+        if ctx.dry_run:
+            action = AuditAction.UPDATE if link else AuditAction.CREATE
+            async with ctx.store.transaction() as tx:
+                await succeed(
+                    tx,
+                    ctx,
+                    record,
+                    action,
+                    target_id=link.target_id if link else None,
+                    request=request,
+                )
+            return Outcome.UPDATED if link else Outcome.CREATED
+        if link is not None:
+            await ctx.servicetitan.update_vendor(int(link.target_id), vendor)
+            async with ctx.store.transaction() as tx:
+                await self._link(tx, record.source_id, link.target_id, body_hash)
+                await succeed(
+                    tx, ctx, record, AuditAction.UPDATE, target_id=link.target_id, request=request
+                )
+            return Outcome.UPDATED
+        return await self._create(record, vendor, body_hash, request)
+
+    async def _create(
+        self, record: Attempt, vendor: VendorInput, body_hash: str, request: dict[str, Any]
+    ) -> Outcome:
+        ctx = self.ctx
+        st = ctx.servicetitan
+
+        async def lookup(_since: datetime | None) -> str | None:
+            found = await st.find_vendors_by_external_data(
+                ctx.application_guid, SUPPLIER_KEY, [record.source_id]
+            )
+            if not found:
+                return None
+            chosen = min(found, key=lambda v: v.id)
+            record.decisions.add(
+                "adopt",
+                f"vendor found by externalData {SUPPLIER_KEY}"
+                + (f" ({len(found)} found, lowest id kept)" if len(found) > 1 else ""),
+                source=record.source_id,
+                target=chosen.id,
+            )
+            return str(chosen.id)
+
+        async def create() -> str:
+            return str(await st.create_vendor(vendor))
+
+        created = await create_once(
+            ctx,
+            flow=FLOW,
+            target_system="servicetitan",
+            business_key=f"{ENTITY}:{record.source_id}",
+            payload_hash=body_hash,
+            lookup=lookup,
+            create=create,
+        )
+        if created.adopted and not created.current:
+            # what was written before the crash or lost answer may be an older version
+            await st.update_vendor(int(created.target_id), vendor)
+        async with ctx.store.transaction() as tx:
+            await finish(tx, created)
+            await self._link(tx, record.source_id, created.target_id, body_hash)
+            await succeed(
+                tx,
+                ctx,
+                record,
+                AuditAction.ADOPT if created.adopted else AuditAction.CREATE,
+                target_id=created.target_id,
+                request=request,
+            )
+        return Outcome.ADOPTED if created.adopted else Outcome.CREATED
+
+    async def _link(self, tx: Tx, source_id: str, target_id: str, body_hash: str) -> None:
+        await tx.links.upsert(
+            connection=self.ctx.connection,
+            entity=ENTITY,
+            source_system="fusion",
+            source_id=source_id,
+            target_system="servicetitan",
+            target_id=target_id,
+            version_hash=body_hash,
+        )
