@@ -13,7 +13,15 @@ import typer
 from rich.markup import escape
 
 from ml_connector import __version__
-from ml_connector.cli import audit_cmd, check_cmd, demo_cmd, init_cmd, sandbox_cmd, secrets_cmd
+from ml_connector.cli import (
+    audit_cmd,
+    check_cmd,
+    demo_cmd,
+    init_cmd,
+    sandbox_cmd,
+    secrets_cmd,
+    sync_cmd,
+)
 from ml_connector.cli.common import err_console, options
 from ml_connector.errors import ConnectorError
 from ml_connector.logging import configure_logging
@@ -55,6 +63,7 @@ init_cmd.register(app)
 sandbox_cmd.register(app)
 check_cmd.register(app)
 demo_cmd.register(app)
+sync_cmd.register(app)
 app.add_typer(secrets_cmd.app, name="secrets")
 app.add_typer(audit_cmd.app, name="audit")
 

@@ -1,0 +1,31 @@
+"""The flows a command or the scheduler can run by name. Only flows that work are listed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from .base import FlowContext
+from .summary import RunSummary
+from .suppliers import SupplierFlow
+
+
+class Flow(Protocol):
+    async def run(self, *, since: datetime | None = None, full: bool = False) -> RunSummary: ...
+
+
+class FlowFactory(Protocol):
+    def __call__(self, ctx: FlowContext) -> Flow: ...
+
+
+FLOWS: dict[str, FlowFactory] = {
+    "suppliers": SupplierFlow,
+}
+
+
+def make_flow(name: str, ctx: FlowContext) -> Flow:
+    try:
+        factory = FLOWS[name]
+    except KeyError:
+        raise ValueError(f"unknown flow {name!r}; one of {', '.join(FLOWS)}") from None
+    return factory(ctx)
