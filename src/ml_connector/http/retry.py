@@ -207,6 +207,12 @@ def _describe(outcome: int | BaseException, response: httpx.Response | None) -> 
     return f"HTTP {outcome}" + (f": {excerpt}" if excerpt else "")
 
 
+StatusErrorHook = Callable[[httpx.Response, "Decision"], Exception]
+UnreachableHook = Callable[[BaseException], Exception]
+AttemptHook = Callable[[int | None, float], None]
+ThrottleHook = Callable[[float | None], None]
+
+
 async def send_with_retry(
     client: httpx.AsyncClient,
     request_factory: Callable[[], httpx.Request],
@@ -217,12 +223,21 @@ async def send_with_retry(
     resource: str,
     idempotent: bool | None = None,
     rng: random.Random | None = None,
+    on_status: StatusErrorHook | None = None,
+    on_unreachable: UnreachableHook | None = None,
+    on_attempt: AttemptHook | None = None,
+    on_throttled: ThrottleHook | None = None,
 ) -> httpx.Response:
     """Send a request, retrying what the rules allow, and return the first successful response.
 
-    ``request_factory`` builds a fresh request per attempt (the auth flow signs each one anew).
-    Raises :class:`HttpStatusError`, :class:`AuthError`, :class:`TransportFailure`,
-    :class:`WriteMaybeCommitted` or :class:`RetriesExhausted`; never returns an error response.
+    This is the one retry loop: the system clients call it with hooks for what differs between
+    them. ``request_factory`` builds a fresh request per attempt (the auth flow signs each one
+    anew). ``on_status`` turns a fatal or auth response into the system's own typed error (Fusion's
+    ADF error codes, ServiceTitan's ProblemDetails); ``on_unreachable`` names a connection failure
+    that outlived the retries; ``on_attempt`` (status or None, seconds) and ``on_throttled``
+    (Retry-After) feed metrics. Without hooks it raises :class:`HttpStatusError`,
+    :class:`AuthError`, :class:`TransportFailure`, :class:`WriteMaybeCommitted` or
+    :class:`RetriesExhausted`; it never returns an error response.
     """
     started = clock.monotonic()
     attempt = 0
@@ -232,15 +247,22 @@ async def send_with_retry(
         method = request.method
         response: httpx.Response | None = None
         outcome: int | BaseException
+        sent_at = clock.monotonic()
         try:
             response = await client.send(request)
             outcome, sent = response.status_code, True
         except httpx.HTTPError as exc:
             outcome, sent = exc, request_was_sent(exc)
+        if on_attempt is not None:
+            on_attempt(
+                response.status_code if response is not None else None, clock.monotonic() - sent_at
+            )
         decision = classify(method, outcome, sent, idempotent=idempotent)
         if decision is Decision.OK:
             assert response is not None
             return response
+        if decision in (Decision.AUTH, Decision.FATAL) and response is not None and on_status:
+            raise on_status(response, decision)
         if decision is Decision.AUTH:
             raise AuthError(
                 system=system, resource=resource, status=401, excerpt=body_excerpt(response)
@@ -266,9 +288,15 @@ async def send_with_retry(
                 system=system, resource=resource, method=method, cause=_describe(outcome, None)
             )
         hint = retry_after_seconds(response, clock.now())
+        if response is not None and response.status_code == 429 and on_throttled is not None:
+            on_throttled(hint)
         wait = delay(policy, attempt, hint, rng)
         elapsed = clock.monotonic() - started
         if attempt >= policy.max_attempts or elapsed + wait > policy.max_total_seconds:
+            if on_unreachable is not None and isinstance(
+                outcome, httpx.ConnectError | httpx.ConnectTimeout
+            ):
+                raise on_unreachable(outcome)
             raise RetriesExhausted(
                 system=system,
                 resource=resource,

@@ -6,10 +6,9 @@
 through the shared decision functions of :mod:`ml_connector.http.retry` (``classify``, ``delay``,
 ``retry_after_seconds``) on the injected Clock.
 
-Why not :func:`~ml_connector.http.retry.send_with_retry` itself: it raises ``HttpStatusError`` with
-a 200-character excerpt and drops the response, and Fusion's error reply is where the Oracle code
-(``AR_BILL_TO_SITE_NOT_FOUND``, ``JBO-27024``) lives. The loop here is the same few lines with the
-response kept, so the error can be parsed into :mod:`ml_connector.systems.fusion.errors` types.
+The retry loop is the shared one (:class:`~ml_connector.systems.session.ApiSession`); this class
+only says how a Fusion error reply becomes a typed error: the reply is where the Oracle code
+(``AR_BILL_TO_SITE_NOT_FOUND``, ``JBO-27024``) lives, parsed by :mod:`ml_connector.systems.fusion.errors`.
 
 Rules (DESIGN §3.2 rules 2, 5, 6): GETs retry freely; a write that left and got no clear answer
 raises :class:`~ml_connector.http.errors.WriteMaybeCommitted` and is never re-sent here; 429 and
@@ -32,18 +31,11 @@ from ml_connector.clock import Clock
 from ml_connector.http import (
     ClientCredentials,
     Decision,
-    RetriesExhausted,
     RetryPolicy,
     TokenCache,
     TransportFailure,
-    WriteMaybeCommitted,
     body_excerpt,
-    classify,
-    delay,
-    request_was_sent,
-    retry_after_seconds,
 )
-from ml_connector.http.redaction import redact_text
 from ml_connector.systems.fusion.errors import (
     ADF_ERROR,
     SYSTEM,
@@ -51,7 +43,8 @@ from ml_connector.systems.fusion.errors import (
     FusionUnreachable,
     error_from_response,
 )
-from ml_connector.systems.instrumentation import ApiObserver, NullObserver
+from ml_connector.systems.instrumentation import ApiObserver
+from ml_connector.systems.session import ApiSession
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +71,10 @@ def resource_name(path: str) -> str:
     return "/".join(parts) or "(root)"
 
 
-class FusionSession:
+class FusionSession(ApiSession):
     """Sends Fusion requests; owns nothing but the policy (the httpx client is passed in)."""
+
+    system = SYSTEM
 
     def __init__(
         self,
@@ -93,19 +88,34 @@ class FusionSession:
         credentials: ClientCredentials | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.http = http
-        self.clock = clock
-        self.retry = retry
+        super().__init__(
+            http=http,
+            clock=clock,
+            retry=retry,
+            observer=observer,
+            token_cache=token_cache,
+            credentials=credentials,
+            rng=rng,
+        )
         self.basic = basic
-        self.observer: ApiObserver = observer or NullObserver()
-        self._tokens = token_cache
-        self._credentials = credentials
-        self._rng = rng
 
-    def _refresh_count(self) -> int:
-        if self._tokens is None or self._credentials is None:
-            return 0
-        return self._tokens.stats(self._credentials).refresh_count
+    def status_error(
+        self,
+        response: httpx.Response,
+        decision: Decision,
+        *,
+        resource: str,
+        method: str,
+        ident: object,
+    ) -> Exception:
+        if decision is Decision.AUTH:
+            return FusionAuthError(
+                resource=resource, basic=self.basic, excerpt=body_excerpt(response)
+            )
+        return error_from_response(response, resource=resource, method=method)
+
+    def unreachable(self, exc: BaseException, *, resource: str) -> Exception:
+        return FusionUnreachable(resource=resource, cause=type(exc).__name__)
 
     async def request(
         self,
@@ -121,84 +131,15 @@ class FusionSession:
 
         ``path`` is relative to the version root (``suppliers``, ``standardReceipts/1/action/x``).
         """
-        policy = retry or self.retry
-        resource = resource_name(path)
-        content = encode(body) if body is not None else None
-        headers = {"Content-Type": content_type} if content is not None else None
-        started = self.clock.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            request = self.http.build_request(
-                method, path, params=params, content=content, headers=headers
-            )
-            refreshes = self._refresh_count()
-            sent_at = self.clock.monotonic()
-            response: httpx.Response | None = None
-            outcome: int | BaseException
-            try:
-                response = await self.http.send(request)
-                outcome, sent = response.status_code, True
-            except httpx.HTTPError as exc:
-                outcome, sent = exc, request_was_sent(exc)
-            self.observer.api_call(
-                system=SYSTEM,
-                resource=resource,
-                method=method,
-                status=response.status_code if response is not None else None,
-                seconds=self.clock.monotonic() - sent_at,
-            )
-            for _ in range(self._refresh_count() - refreshes):
-                self.observer.token_refreshed(system=SYSTEM)
-            decision = classify(method, outcome, sent)
-            if decision is Decision.OK:
-                assert response is not None
-                return response
-            if decision is Decision.AUTH:
-                raise FusionAuthError(
-                    resource=resource, basic=self.basic, excerpt=body_excerpt(response)
-                )
-            if decision is Decision.MAYBE_COMMITTED:
-                raise WriteMaybeCommitted(
-                    system=SYSTEM,
-                    resource=resource,
-                    method=method,
-                    cause=_describe(outcome, response),
-                    status=response.status_code if response is not None else None,
-                )
-            if decision is Decision.FATAL:
-                if response is not None:
-                    raise error_from_response(response, resource=resource, method=method)
-                raise TransportFailure(
-                    system=SYSTEM, resource=resource, method=method, cause=_describe(outcome, None)
-                )
-            hint = retry_after_seconds(response, self.clock.now())
-            if response is not None and response.status_code == 429:
-                self.observer.rate_limited(system=SYSTEM, resource=resource, retry_after=hint)
-            wait = delay(policy, attempt, hint, self._rng)
-            elapsed = self.clock.monotonic() - started
-            if attempt >= policy.max_attempts or elapsed + wait > policy.max_total_seconds:
-                if isinstance(outcome, httpx.ConnectError):
-                    raise FusionUnreachable(resource=resource, cause=type(outcome).__name__)
-                raise RetriesExhausted(
-                    system=SYSTEM,
-                    resource=resource,
-                    method=method,
-                    attempts=attempt,
-                    elapsed=elapsed,
-                    last=_describe(outcome, response),
-                    retry_after=hint,
-                    status=response.status_code if response is not None else None,
-                )
-            log.info(
-                "fusion %s %s: %s; retry %d in %.1f s",
-                method,
-                resource,
-                _describe(outcome, response),
-                attempt,
-                wait,
-            )
-            await self.clock.sleep(wait)
+        return await self.send(
+            method,
+            path,
+            resource=resource_name(path),
+            params=params,
+            content=encode(body) if body is not None else None,
+            content_type=content_type,
+            retry=retry,
+        )
 
     async def get_json(
         self, path: str, params: Mapping[str, str] | None = None, **kw: Any
@@ -234,10 +175,3 @@ def _json_object(response: httpx.Response, path: str) -> dict[str, Any]:
             cause=f"expected a JSON object, got {body_excerpt(response, 80)!r}",
         )
     return body
-
-
-def _describe(outcome: int | BaseException, response: httpx.Response | None) -> str:
-    if isinstance(outcome, BaseException):
-        return f"{type(outcome).__name__}: {redact_text(str(outcome)) or 'no detail'}"
-    excerpt = body_excerpt(response)
-    return f"HTTP {outcome}" + (f": {excerpt}" if excerpt else "")
