@@ -65,24 +65,6 @@ class NewInboxEvent:
 
 
 @dataclass(frozen=True, kw_only=True)
-class MappingDecisionRecord:
-    """One mapping decision as stored in the audit trail (rule applied, value looked up)."""
-
-    rule: str
-    detail: str
-    source_value: str | None = None
-    target_value: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "detail": self.detail,
-            "source_value": self.source_value,
-            "target_value": self.target_value,
-        }
-
-
-@dataclass(frozen=True, kw_only=True)
 class AuditEntry:
     """What a flow hands to :meth:`AuditRepo.append` when an attempt ends."""
 
