@@ -97,6 +97,10 @@ class ReceivablesMapping(_Model):
     default_revenue_account: str | None = Field(
         default=None, description="Natural account when no rule matches; omitted → attention."
     )
+    tax_account: str | None = Field(
+        default=None,
+        description="Natural account for sales tax lines; an invoice with tax and none set → attention.",
+    )
     account_template: str = Field(
         default="{company}-{cost_center}-{account}-000-000",
         description="How a combination string is built from segments.",
