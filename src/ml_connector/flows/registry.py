@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from .base import FlowContext
+from .purchase_orders import PurchaseOrderFlow
 from .summary import RunSummary
 from .suppliers import SupplierFlow
 
@@ -20,6 +21,7 @@ class FlowFactory(Protocol):
 
 FLOWS: dict[str, FlowFactory] = {
     "suppliers": SupplierFlow,
+    "purchase-orders": PurchaseOrderFlow,
 }
 
 
