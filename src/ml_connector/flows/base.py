@@ -13,10 +13,10 @@ next run; records already written are then skipped as unchanged by their version
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from ml_connector.clock import Clock, ensure_aware
@@ -43,6 +43,7 @@ DEFAULT_OVERLAP = timedelta(minutes=5)
 _TIEBREAK_WIDTH = 20  # ids are zero-padded so the store's string comparison orders them as numbers
 
 Progress = Callable[[str, int], None]
+R = TypeVar("R")
 
 
 @dataclass(kw_only=True)
@@ -113,6 +114,29 @@ async def advance_cursor(tx: Tx, ctx: FlowContext, flow: str, at: datetime, iden
         return False
     await tx.cursors.advance(ctx.connection, flow, watermark=at, tiebreak=tiebreak)
     return True
+
+
+async def run_pages(
+    ctx: FlowContext,
+    flow: str,
+    pages: AsyncIterator[list[R]],
+    sync: Callable[[R], Awaitable[bool]],
+    key: Callable[[R], tuple[datetime, int]],
+) -> None:
+    """Sync every record of every page; after each page, move the cursor to its last record —
+    unless a record failed transiently, which holds the cursor there for the rest of the run."""
+    blocked = False
+    async for page in pages:
+        last: R | None = None
+        for item in page:
+            passed = await sync(item)
+            blocked = blocked or not passed
+            if not blocked:
+                last = item
+        if last is not None:
+            at, ident = key(last)
+            async with ctx.store.transaction() as tx:
+                await advance_cursor(tx, ctx, flow, at, ident)
 
 
 @dataclass(kw_only=True)

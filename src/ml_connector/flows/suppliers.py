@@ -18,7 +18,7 @@ from ml_connector.store.states import AuditAction
 from ml_connector.systems.fusion.models import Supplier
 from ml_connector.systems.servicetitan.payloads import VendorInput, vendor_request
 
-from .base import Attempt, FlowContext, advance_cursor, attempt, read_window, succeed
+from .base import Attempt, FlowContext, attempt, read_window, run_pages, succeed
 from .exactly_once import create_once, finish
 from .summary import Outcome, RunSummary
 
@@ -43,17 +43,13 @@ class SupplierFlow:
         summary = RunSummary(
             flow=FLOW, connection=ctx.connection, started_at=window.until, dry_run=ctx.dry_run
         )
-        blocked = False  # a transient failure holds the cursor back for the rest of the run
-        async for page in ctx.fusion.supplier_pages(window.since, until=window.until):
-            last: Supplier | None = None
-            for supplier in page:
-                passed = await self.sync(supplier, summary)
-                blocked = blocked or not passed
-                if not blocked:
-                    last = supplier
-            if last is not None:
-                async with ctx.store.transaction() as tx:
-                    await advance_cursor(tx, ctx, FLOW, last.LastUpdateDate, last.SupplierId)
+        await run_pages(
+            ctx,
+            FLOW,
+            ctx.fusion.supplier_pages(window.since, until=window.until),
+            lambda supplier: self.sync(supplier, summary),
+            lambda supplier: (supplier.LastUpdateDate, supplier.SupplierId),
+        )
         summary.ended_at = ctx.clock.now()
         return summary
 
