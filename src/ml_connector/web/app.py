@@ -1,4 +1,4 @@
-"""The connector's web app: webhook receiver and health (dashboard and metrics join it later).
+"""The connector's web app: webhook receiver, ``/healthz``, ``/readyz``, ``/metrics`` (the dashboard joins later).
 
 :func:`load_webhook_endpoints` resolves each connection's webhook settings and HMAC key from the
 config and the secret store once at start-up; :func:`create_web_app` builds the Starlette app.
@@ -6,17 +6,20 @@ config and the secret store once at start-up; :func:`create_web_app` builds the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ml_connector.clock import Clock
 from ml_connector.errors import SecretError
 from ml_connector.runtime.context import AppContext
+from ml_connector.runtime.metrics import Metrics
 from ml_connector.store import Store
 from ml_connector.web.inbox_writer import InboxWriter
 from ml_connector.web.webhooks import WebhookEndpoint, WebhookReceiver
@@ -38,14 +41,42 @@ async def load_webhook_endpoints(app_ctx: AppContext, store: Store) -> dict[str,
     return endpoints
 
 
+ReadinessCheck = Callable[[], tuple[str, bool, str]]
+
+
 def create_web_app(
-    *, store: Store, clock: Clock, endpoints: dict[str, WebhookEndpoint]
+    *,
+    store: Store,
+    clock: Clock,
+    endpoints: dict[str, WebhookEndpoint],
+    metrics: Metrics | None = None,
+    readiness: Sequence[ReadinessCheck] = (),
 ) -> Starlette:
+    """``readiness`` callables say (name, ok, detail), e.g. "a recent successful token per system"."""
     writer = InboxWriter(store)
     receiver = WebhookReceiver(endpoints, writer, clock)
+    metrics = metrics or Metrics()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        checks: dict[str, dict[str, object]] = {}
+        try:
+            async with store.transaction() as tx:
+                await tx.connection.execute(text("SELECT 1"))
+            checks["store"] = {"ok": True, "detail": "reachable"}
+        except Exception as exc:  # any failure means not ready; the class name says which
+            checks["store"] = {"ok": False, "detail": type(exc).__name__}
+        for check in readiness:
+            name, ok, detail = check()
+            checks[name] = {"ok": ok, "detail": detail}
+        ready = all(c["ok"] for c in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        await metrics.refresh_from_store(store, clock.now())
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -56,9 +87,12 @@ def create_web_app(
         routes=[
             Route("/webhooks/servicetitan/{connection}", receiver.handle, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
     app.state.inbox_writer = writer
     app.state.webhook_receiver = receiver
+    app.state.metrics = metrics
     return app
