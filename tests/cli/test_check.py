@@ -123,5 +123,6 @@ async def test_demo_runs_from_nothing_to_a_clean_summary(tmp_path: Path) -> None
     assert code == 0, out + err
     assert "resources reachable: 26/26" in out
     assert "F4 invoices: 106 to sync" in out
+    assert "suppliers: 50 created, 1 to attention" in out.replace("\n", " ")
     assert (tmp_path / "demo" / "ml-connector.db").exists()
     assert "sandbox-fusion-client-secret" not in out + err

@@ -2,7 +2,8 @@
 
 It starts both simulators on 127.0.0.1 with the generated HVAC company, sets up a connector in a
 fresh directory on SQLite (starter config, key, schema, sandbox secrets), checks both systems and
-the mapping against live Fusion data, and prints a summary. Each flow joins the tour as it lands.
+the mapping against live Fusion data, runs every flow that exists once (in dependency order), and
+prints a summary: what moved, what is in attention and why, compared with the data set's manifest.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ from rich.panel import Panel
 
 from ml_connector.cli.check_cmd import check_connection, print_check
 from ml_connector.cli.common import console
+from ml_connector.cli.sync_cmd import summary_table, sync_flow
 from ml_connector.errors import ConnectorError
+from ml_connector.flows.registry import FLOWS
 from ml_connector.logging import configure_logging
+from ml_connector.runtime.context import AppContext
 from ml_connector.runtime.setup import prepare, store_sandbox_secrets
 from ml_connector.sandbox import credentials as sb
+from ml_connector.sandbox.data import DataSet
 from ml_connector.settings import DEFAULT_CONFIG_NAME, DEFAULT_DB_NAME, DEFAULT_KEY_NAME
 
 
@@ -63,12 +68,49 @@ def demo(
         False, "--keep-running", help="Keep the simulators up until Ctrl-C."
     ),
 ) -> None:
-    """Run the tour: simulators + connector on SQLite, check both systems, print a summary."""
+    """Run the tour: simulators + connector on SQLite, check, every flow once, a summary."""
     configure_logging(level="WARNING")
     try:
         asyncio.run(_demo(directory.resolve(), seed=seed, scale=scale, keep_running=keep_running))
     except OSError as exc:
         raise ConnectorError(str(exc)) from None
+
+
+MANIFEST_KEYS = {
+    "suppliers": "suppliers",
+    "purchase-orders": "purchase_orders",
+    "invoices": "invoices",
+    "payments": "payments",
+}
+
+
+async def _run_flows(app_ctx: AppContext, dataset: DataSet | None) -> list[str]:
+    """Run every flow that exists, in dependency order, and compare with the data set's manifest."""
+    done: list[str] = []
+    for flow in FLOWS:
+        console.rule(f"sync {flow}")
+        summary = await sync_flow(app_ctx, "default", flow)
+        console.print(summary_table(summary))
+        line = f"{flow}: {summary.created + summary.adopted} created, {summary.attention} to attention, {summary.skipped} skipped, {summary.failed} failed"
+        key = MANIFEST_KEYS.get(flow)
+        if dataset is not None and key is not None:
+            expected = getattr(dataset.expected, key)
+            line += f" — the data set expects {len(expected.eligible)} synced, {len(expected.attention)} to attention"
+        done.append(line)
+    return done
+
+
+async def _attention_summary(app_ctx: AppContext) -> list[str]:
+    store = app_ctx.open_store()
+    try:
+        async with store.transaction() as tx:
+            items = await tx.attention.list(limit=1000)
+    finally:
+        await store.close()
+    reasons: dict[str, int] = {}
+    for item in items:
+        reasons[f"{item.flow}: {item.reason}"] = reasons.get(f"{item.flow}: {item.reason}", 0) + 1
+    return [f"attention {reason} × {n}" for reason, n in sorted(reasons.items())]
 
 
 async def _demo(directory: Path, *, seed: int, scale: float, keep_running: bool) -> None:
@@ -105,6 +147,8 @@ async def _demo(directory: Path, *, seed: int, scale: float, keep_running: bool)
         lines, problems = await check_connection(app_ctx, "default")
         failed = print_check("default", lines, problems)
         ok = sum(1 for line in lines if line.ok)
+        flows_done = await _run_flows(app_ctx, box.dataset)
+        attention_lines = await _attention_summary(app_ctx)
         console.rule("summary")
         console.print(
             Panel.fit(
@@ -112,6 +156,8 @@ async def _demo(directory: Path, *, seed: int, scale: float, keep_running: bool)
                     [
                         f"resources reachable: {ok}/{len(lines)}",
                         f"mapping problems (their records go to attention): {len(problems)}",
+                        *flows_done,
+                        *attention_lines,
                         f"store: {app_ctx.database_url}",
                         f"config: {app_ctx.config.path}",
                         f"time: {time.monotonic() - started_at:.1f} s",
