@@ -7,6 +7,7 @@ from typing import Protocol
 
 from .base import FlowContext
 from .purchase_orders import PurchaseOrderFlow
+from .receipts import ReceiptFlow
 from .summary import RunSummary
 from .suppliers import SupplierFlow
 
@@ -22,6 +23,7 @@ class FlowFactory(Protocol):
 FLOWS: dict[str, FlowFactory] = {
     "suppliers": SupplierFlow,
     "purchase-orders": PurchaseOrderFlow,
+    "receipts": ReceiptFlow,
 }
 
 
