@@ -126,3 +126,33 @@ async def test_demo_runs_from_nothing_to_a_clean_summary(tmp_path: Path) -> None
     assert "suppliers: 50 created, 1 to attention" in out.replace("\n", " ")
     assert (tmp_path / "demo" / "ml-connector.db").exists()
     assert "sandbox-fusion-client-secret" not in out + err
+    config = str(tmp_path / "demo" / "ml-connector.toml")
+    code, status, _ = await _cli(tmp_path, env, "--config", config, "status")
+    assert code == 0
+    assert "create 50" in status
+    code, listed, _ = await _cli(tmp_path, env, "--config", config, "attention", "list")
+    assert "supplier_without_remit_to_address" in listed
+    code, shown, _ = await _cli(tmp_path, env, "--config", config, "attention", "show", "1")
+    assert "what to do" in shown
+    code, _, err = await _cli(
+        tmp_path, env, "--config", config, "attention", "ignore", "1", "--comment", " "
+    )
+    assert code == 2
+    assert "needs a comment" in err
+    code, _, _ = await _cli(
+        tmp_path,
+        env,
+        "--config",
+        config,
+        "attention",
+        "ignore",
+        "1",
+        "--comment",
+        "supplier retired",
+    )
+    assert code == 0
+    code, listed, _ = await _cli(
+        tmp_path, env, "--config", config, "attention", "list", "--state", "ignored"
+    )
+    assert "supplier retired" not in listed
+    assert "supplier_without_remit_to_address" in listed

@@ -14,12 +14,14 @@ from rich.markup import escape
 
 from ml_connector import __version__
 from ml_connector.cli import (
+    attention_cmd,
     audit_cmd,
     check_cmd,
     demo_cmd,
     init_cmd,
     sandbox_cmd,
     secrets_cmd,
+    status_cmd,
     sync_cmd,
 )
 from ml_connector.cli.common import err_console, options
@@ -66,6 +68,8 @@ demo_cmd.register(app)
 sync_cmd.register(app)
 app.add_typer(secrets_cmd.app, name="secrets")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(attention_cmd.app, name="attention")
+status_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
