@@ -189,3 +189,14 @@ async def test_dry_run_writes_nothing(h: Harness) -> None:
 
 async def test_po_memo_is_what_the_lookup_matches() -> None:
     assert po_memo("100001") == "Fusion PO 100001"
+
+
+async def test_first_sync_and_quiet_rerun_on_each_store(h_any_store: Harness) -> None:
+    h = h_any_store
+    summary = await PurchaseOrderFlow(h.ctx()).run()
+    assert summary.created == len(h.dataset.expected.purchase_orders.eligible)
+    h.later()
+    before = h.st_writes()
+    again = await PurchaseOrderFlow(h.ctx()).run(full=True)
+    assert h.st_writes() == before
+    assert again.unchanged == summary.created

@@ -168,3 +168,38 @@ async def test_first_sync_on_each_store(h_any_store: Harness) -> None:
     summary = await SupplierFlow(h_any_store.ctx()).run()
     assert summary.created == len(h_any_store.dataset.expected.suppliers.eligible)
     assert APP_GUID
+
+
+async def test_transient_failures_hold_the_cursor_and_retry_next_run(h: Harness) -> None:
+    """DESIGN §3.2 rules 1 and 4: a record that fails after the client's retries is audited as
+    failed, the cursor does not pass it, and the next run writes it (once)."""
+    h.sandbox.st_app.set_config(FaultConfig(seed=1, rate_5xx=1.0))
+    first = await SupplierFlow(h.ctx()).run()
+    h.sandbox.st_app.set_config(FaultConfig())
+    assert first.failed == len(h.dataset.expected.suppliers.eligible)
+    assert first.created == 0
+    async with h.store.transaction() as tx:
+        assert (await tx.cursors.get("default", FLOW)).watermark is None
+        sid = str(next(iter(h.dataset.expected.suppliers.eligible)))
+        assert [r.action for r in await tx.audit.history("default", FLOW, sid)] == [
+            AuditAction.FAIL
+        ]
+    h.later()
+    second = await SupplierFlow(h.ctx()).run()
+    assert second.created + second.adopted == len(h.dataset.expected.suppliers.eligible)
+    assert set(ours(h)) == {str(i) for i in h.dataset.expected.suppliers.eligible}
+
+
+async def test_a_record_failing_max_attempts_times_goes_to_attention(h: Harness) -> None:
+    h.sandbox.st_app.set_config(FaultConfig(seed=1, rate_5xx=1.0))
+    await SupplierFlow(h.ctx(max_attempts=2)).run()
+    h.later()
+    second = await SupplierFlow(h.ctx(max_attempts=2)).run()
+    h.sandbox.st_app.set_config(FaultConfig())
+    eligible = {str(i) for i in h.dataset.expected.suppliers.eligible}
+    assert set(second.ids[Outcome.ATTENTION]) >= eligible
+    async with h.store.transaction() as tx:
+        item = await tx.attention.find_active("default", FLOW, next(iter(eligible)))
+        assert item is not None
+        assert item.reason == "retries_exhausted"
+        assert (await tx.cursors.get("default", FLOW)).watermark is not None
