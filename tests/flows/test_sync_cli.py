@@ -91,3 +91,18 @@ async def test_sync_suppliers_summary_equals_the_manifest_and_the_simulator(
     again = _row(out)
     assert again["created"] == again["updated"] == 0
     assert again["unchanged"] == len(expected.eligible)
+    code, out = await _cli(tmp_path, env, "sync", "purchase-orders")
+    assert code == 0, out
+    row = _row(out)
+    pos = dataset.expected.purchase_orders
+    assert row["created"] == len(pos.eligible)
+    assert row["attention"] == len(pos.attention)
+    async with httpx.AsyncClient(base_url=st) as admin:
+        orders = (await admin.get("/__admin/state", params={"resource": "purchase_orders"})).json()
+    assert orders["count"] == len(pos.eligible)
+    code, out = await _cli(tmp_path, env, "sync", "receipts", "--dry-run")
+    assert code == 0, out
+    assert "dry run" in out
+    code, out = await _cli(tmp_path, env, "sync", "nonsense")
+    assert code == 2
+    assert "unknown flow" in out
