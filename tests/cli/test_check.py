@@ -100,6 +100,7 @@ async def test_check_with_a_wrong_credential_says_why_and_exits_1(
     code, out, err = await _cli(tmp_path, sandbox_env, "check")
     assert code == 1
     assert "check client id/secret" in out
+    assert out.count("not checked") >= 9, "every ServiceTitan resource is listed with the reason"
     assert "wrong" not in err
     assert "sandbox-servicetitan-client-secret" not in out + err
 

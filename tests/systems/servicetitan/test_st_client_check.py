@@ -26,9 +26,10 @@ async def test_check_all_ok(box: Sandbox) -> None:
 async def test_check_wrong_client_secret(box: Sandbox) -> None:
     """Wrong credentials → 400 invalid_client → "check client id/secret"; nothing else tried."""
     results = await box.client(client_secret="cs1.wrong").check()
-    assert len(results) == 1
-    assert not results[0].ok
+    assert [r.name for r in results] == ["token", *(p[0] for p in PROBES)]
+    assert not any(r.ok for r in results)
     assert "check client id/secret" in results[0].detail
+    assert all(r.detail.startswith("not checked: ") for r in results[1:])
     assert "cs1.wrong" not in results[0].detail
     counts = await box.counts()
     assert counts["apiRequestsTotal"] == 0
@@ -41,7 +42,8 @@ async def test_check_wrong_app_key(box: Sandbox) -> None:
     assert results[1].name == "vendors"
     assert not results[1].ok
     assert "check the app key" in results[1].detail
-    assert len(results) == 2
+    assert len(results) == 1 + len(PROBES)
+    assert all("not checked" in r.detail and "check the app key" in r.detail for r in results[2:])
 
 
 async def test_check_names_a_missing_scope(make_box: Callable[..., Sandbox]) -> None:
@@ -86,7 +88,8 @@ async def test_check_unreachable_api_says_check_base_url(box: Sandbox) -> None:
     assert results[1].name == "vendors"
     assert not results[1].ok
     assert results[1].detail == "cannot connect: check base URL"
-    assert len(results) == 2
+    assert len(results) == 1 + len(PROBES)
+    assert all(r.detail == "not checked: cannot connect: check base URL" for r in results[2:])
 
 
 async def test_check_wrong_tenant_says_check_tenant_id(box: Sandbox) -> None:
@@ -97,4 +100,5 @@ async def test_check_wrong_tenant_says_check_tenant_id(box: Sandbox) -> None:
     assert (
         results[1].detail == "HTTP 403: the token is not valid for this tenant: check the tenant id"
     )
-    assert len(results) == 2
+    assert len(results) == 1 + len(PROBES)
+    assert all(r.detail.startswith("not checked: ") for r in results[2:])

@@ -80,13 +80,15 @@ class CheckApi(FusionBase):
         try:
             await self._authenticate()
         except ConnectorError as exc:
+            reason = explain(exc, basic=basic)
             results.append(
+                CheckResult(system="fusion", name="authentication", ok=False, detail=reason)
+            )
+            results.extend(
                 CheckResult(
-                    system="fusion",
-                    name="authentication",
-                    ok=False,
-                    detail=explain(exc, basic=basic),
+                    system="fusion", name=resource, ok=False, detail=f"not checked: {reason}"
                 )
+                for resource in PROBES
             )
             return results
         results.append(
@@ -109,7 +111,19 @@ class CheckApi(FusionBase):
                     )
                 )
                 if isinstance(exc, FusionAuthError | FusionUnreachable):
-                    break  # every other probe would fail the same way
+                    # every other probe would fail the same way: say so for each
+                    done = {r.name for r in results}
+                    results.extend(
+                        CheckResult(
+                            system="fusion",
+                            name=other,
+                            ok=False,
+                            detail=f"not checked: {explain(exc, basic=basic)}",
+                        )
+                        for other in PROBES
+                        if other not in done
+                    )
+                    break
                 continue
             results.append(CheckResult(system="fusion", name=resource, ok=True, detail="readable"))
         else:

@@ -90,7 +90,12 @@ class CheckApi(STBase):
         try:
             await self._token_cache.get(self._credentials)
         except ConnectorError as exc:
-            results.append(CheckResult(system=SYSTEM, name="token", ok=False, detail=explain(exc)))
+            reason = explain(exc)
+            results.append(CheckResult(system=SYSTEM, name="token", ok=False, detail=reason))
+            results.extend(
+                CheckResult(system=SYSTEM, name=name, ok=False, detail=f"not checked: {reason}")
+                for name, *_ in PROBES
+            )
             return results
         results.append(CheckResult(system=SYSTEM, name="token", ok=True, detail="token obtained"))
         for name, namespace, path, query in PROBES:
@@ -106,7 +111,19 @@ class CheckApi(STBase):
                 if isinstance(exc, STAuthError | STUnreachable) or (
                     isinstance(exc, MissingScope) and exc.wrong_tenant
                 ):
-                    break  # every other probe would fail the same way
+                    # every other probe would fail the same way: say so for each
+                    done = {r.name for r in results}
+                    results.extend(
+                        CheckResult(
+                            system=SYSTEM,
+                            name=other,
+                            ok=False,
+                            detail=f"not checked: {explain(exc)}",
+                        )
+                        for other, *_ in PROBES
+                        if other not in done
+                    )
+                    break
                 continue
             results.append(CheckResult(system=SYSTEM, name=name, ok=True, detail="readable"))
         return results
