@@ -108,3 +108,10 @@ def test_master_key_errors_are_clear(tmp_path: Path) -> None:
     assert load_master_key({"ML_CONNECTOR_MASTER_KEY": key}, missing) == base64.urlsafe_b64decode(
         key
     )
+
+
+def test_unreadable_key_file_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_file = tmp_path / "ml-connector.key"
+    not_a_file.mkdir(mode=0o700)
+    with pytest.raises(SecretError, match="cannot be read"):
+        load_master_key({}, not_a_file)
