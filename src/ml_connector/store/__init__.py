@@ -27,6 +27,7 @@ from ml_connector.store.repos.attention import AttentionRepo
 from ml_connector.store.repos.audit import AuditRepo
 from ml_connector.store.repos.cursors import CursorRepo
 from ml_connector.store.repos.inbox import InboxRepo
+from ml_connector.store.repos.leases import LeaseRepo
 from ml_connector.store.repos.links import LinkRepo
 from ml_connector.store.repos.secrets import SecretRepo
 from ml_connector.store.repos.writes import WriteRepo
@@ -44,6 +45,7 @@ class Tx:
         self.audit = AuditRepo(conn, clock)
         self.attention = AttentionRepo(conn, clock)
         self.secrets = SecretRepo(conn, clock)
+        self.leases = LeaseRepo(conn, clock)
 
 
 class Store:

@@ -183,3 +183,12 @@ attention = Table(
     Index(None, "connection", "flow", "source_id"),
     Index(None, "state"),
 )
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(120), primary_key=True),
+    Column("holder", String(120), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+)
