@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from .base import FlowContext
+from .invoices import InvoiceFlow
 from .purchase_orders import PurchaseOrderFlow
 from .receipts import ReceiptFlow
 from .summary import RunSummary
@@ -23,6 +24,7 @@ class FlowFactory(Protocol):
 FLOWS: dict[str, FlowFactory] = {
     "suppliers": SupplierFlow,
     "purchase-orders": PurchaseOrderFlow,
+    "invoices": InvoiceFlow,
     "receipts": ReceiptFlow,
 }
 

@@ -1,0 +1,49 @@
+"""Helpers for the receivables flow tests: what the Fusion simulator holds, by ServiceTitan id."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from flow_kit import Harness
+
+from ml_connector.sandbox.data.manifest import REFUND_PAYMENT
+
+#: our attention reason for each manifest reason kind that differs in name
+REASONS = {REFUND_PAYMENT: "refund_or_reversal"}
+
+
+def fusion_invoices(h: Harness) -> dict[str, Any]:
+    """Fusion invoices by CrossReference (the ServiceTitan invoice id); asserts no duplicates."""
+    counts = Counter(i.CrossReference for i in h.sandbox.fusion.invoices.values())
+    dupes = {k: n for k, n in counts.items() if n > 1}
+    assert not dupes, f"duplicate Fusion invoices: {dupes}"
+    return {i.CrossReference: i for i in h.sandbox.fusion.invoices.values()}
+
+
+def fusion_receipts(h: Harness) -> dict[str, Any]:
+    """Fusion receipts by ReceiptNumber; asserts no duplicates."""
+    counts = Counter(r.ReceiptNumber for r in h.sandbox.fusion.receipts.values())
+    dupes = {k: n for k, n in counts.items() if n > 1}
+    assert not dupes, f"duplicate Fusion receipts: {dupes}"
+    return {r.ReceiptNumber: r for r in h.sandbox.fusion.receipts.values()}
+
+
+def applications(h: Harness) -> dict[str, list[tuple[str, Decimal]]]:
+    """Receipt number → [(CrossReference of the invoice, amount)] applied in Fusion."""
+    by_id = {i.CustomerTransactionId: i for i in h.sandbox.fusion.invoices.values()}
+    out: dict[str, list[tuple[str, Decimal]]] = {}
+    for app in h.sandbox.fusion.applications.values():
+        ref = by_id[app.ReferenceTransactionId].CrossReference
+        out.setdefault(app.ReceiptNumber, []).append((str(ref), app.ApplicationAmount))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def fusion_writes(h: Harness) -> int:
+    """POST/PATCH requests the Fusion simulator answered (counted from its state)."""
+    return (
+        len(h.sandbox.fusion.invoices)
+        + len(h.sandbox.fusion.receipts)
+        + len(h.sandbox.fusion.applications)
+    )

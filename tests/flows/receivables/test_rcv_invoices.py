@@ -1,0 +1,201 @@
+"""F4 invoices end to end against the sandbox (issue 6; DESIGN §3.2 rules 1–3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flow_kit import Harness
+from rcv_kit import fusion_invoices
+
+from ml_connector.flows.invoices import FLOW, InvoiceFlow
+from ml_connector.flows.summary import Outcome
+from ml_connector.sandbox.faults import FaultConfig
+from ml_connector.store.states import AttentionState, AuditAction
+
+
+async def open_attention(h: Harness, flow: str) -> dict[str, str]:
+    async with h.store.transaction() as tx:
+        items = await tx.attention.list(connection="default")
+    return {
+        i.source_id: i.reason for i in items if i.flow == flow and i.state is AttentionState.OPEN
+    }
+
+
+async def test_one_run_posts_every_eligible_invoice_once_with_equal_amounts(h: Harness) -> None:
+    expected = h.dataset.expected.invoices
+    summary = await InvoiceFlow(h.ctx()).run()
+    posted = fusion_invoices(h)
+    assert set(posted) == {str(i) for i in expected.eligible}
+    for ident, exp in expected.eligible.items():
+        inv = posted[str(ident)]
+        assert inv.EnteredAmount == exp.total, ident
+        assert inv.BillToCustomerNumber == exp.account_number
+        assert inv.BillToSite == exp.bill_to_site
+        assert inv.BusinessUnit == exp.business_unit
+        assert inv.TransactionType == exp.transaction_type
+        assert inv.TransactionNumber == f"ST-{exp.reference_number}"
+    assert summary.created == len(expected.eligible)
+    assert summary.failed == 0
+    assert await open_attention(h, FLOW) == {str(i): r.kind for i, r in expected.attention.items()}
+    assert set(summary.ids[Outcome.SKIPPED]) == {str(i) for i in expected.skipped}
+    # ServiceTitan shows the posted invoices exported with the Fusion id as externalId
+    st_rows = {r["id"]: r for r in h.table("invoices")}
+    for ident in expected.eligible:
+        row = st_rows[ident]
+        assert row["syncStatus"] == "Exported"
+        # the simulator keeps markasexported's externalId as the invoice's exportId
+        assert row["exportId"] == str(posted[str(ident)].CustomerTransactionId)
+    async with h.store.transaction() as tx:
+        assert (await tx.cursors.get("default", FLOW)).token
+        some = str(next(iter(expected.eligible)))
+        (row_,) = await tx.audit.history("default", FLOW, some)
+        assert row_.action is AuditAction.CREATE
+        assert {"customer_account", "bill_to_site", "validation", "transaction_number"} <= {
+            d["rule"] for d in row_.decisions
+        }
+
+
+async def test_second_run_makes_zero_writes(h: Harness) -> None:
+    await InvoiceFlow(h.ctx()).run()
+    h.later()
+    fusion_before, st_before = len(h.sandbox.fusion.invoices), h.st_writes()
+    again = await InvoiceFlow(h.ctx()).run()
+    assert len(h.sandbox.fusion.invoices) == fusion_before
+    assert h.st_writes() == st_before
+    assert again.writes == 0
+    # a full re-read sees every posted invoice as unchanged and still writes nothing
+    full = await InvoiceFlow(h.ctx()).run(full=True)
+    assert full.writes == 0
+    assert full.adopted == 0
+    assert full.unchanged == len(h.dataset.expected.invoices.eligible)
+    assert len(h.sandbox.fusion.invoices) == fusion_before
+    assert h.st_writes() == st_before
+
+
+async def test_lost_post_answers_leave_exactly_one_invoice_each(h: Harness) -> None:
+    """A POST whose response is lost after the simulator committed it (DESIGN §3.4 faults)."""
+    h.sandbox.fusion_app.set_config(FaultConfig(seed=3, rate_drop_after_commit=1.0))
+    first = await InvoiceFlow(h.ctx()).run()
+    h.sandbox.fusion_app.set_config(FaultConfig())
+    assert first.created == 0
+    assert first.adopted == len(h.dataset.expected.invoices.eligible)
+    assert set(fusion_invoices(h)) == {str(i) for i in h.dataset.expected.invoices.eligible}
+    h.later()
+    second = await InvoiceFlow(h.ctx()).run(full=True)
+    assert second.writes == 0
+    assert set(fusion_invoices(h)) == {str(i) for i in h.dataset.expected.invoices.eligible}
+    async with h.store.transaction() as tx:
+        assert await tx.writes.pending("default", FLOW) == []
+
+
+async def test_crash_after_post_before_link_write_leaves_one_invoice(h: Harness) -> None:
+    ctx = h.ctx()
+    original = ctx.fusion.create_invoice
+    calls = 0
+
+    async def post_then_crash(payload: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        created = await original(payload)
+        if calls == 4:
+            raise RuntimeError("process killed after the POST")
+        return created
+
+    ctx.fusion.create_invoice = post_then_crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await InvoiceFlow(ctx).run()
+    async with h.store.transaction() as tx:
+        assert len(await tx.writes.pending("default", FLOW)) == 1
+        assert (await tx.cursors.get("default", FLOW)).token is None
+    h.later()
+    summary = await InvoiceFlow(h.ctx()).run()
+    assert summary.adopted == 1
+    assert set(fusion_invoices(h)) == {str(i) for i in h.dataset.expected.invoices.eligible}
+    async with h.store.transaction() as tx:
+        assert await tx.writes.pending("default", FLOW) == []
+
+
+async def test_invalid_gl_combination_goes_to_attention_and_nothing_is_posted(h: Harness) -> None:
+    """Validation before posting (DESIGN §3.2 rule 3): the simulator would refuse it too, but
+    the flow never sends it."""
+    expected = h.dataset.expected.invoices
+    bad = {i for i, r in expected.attention.items() if r.kind.endswith("_gl_combination")}
+    assert bad
+    ctx = h.ctx()
+    sent: list[str] = []
+    original = ctx.fusion.create_invoice
+
+    async def spy(payload: Any) -> Any:
+        sent.append(payload["CrossReference"])
+        return await original(payload)
+
+    ctx.fusion.create_invoice = spy  # type: ignore[method-assign]
+    await InvoiceFlow(ctx).run()
+    assert not {str(i) for i in bad} & set(sent)
+    assert not {str(i) for i in bad} & set(fusion_invoices(h))
+    async with h.store.transaction() as tx:
+        items = [i for i in await tx.attention.list(connection="default") if i.flow == FLOW]
+    for item in items:
+        if int(item.source_id) in bad:
+            assert "01-" in item.message
+            assert item.suggestion
+
+
+async def test_unmapped_customer_goes_to_attention_then_posts_after_the_mapping_is_fixed(
+    h: Harness,
+) -> None:
+    expected = h.dataset.expected.invoices
+    (ident,) = [i for i, r in expected.attention.items() if r.kind == "unmapped_customer"]
+    await InvoiceFlow(h.ctx()).run()
+    async with h.store.transaction() as tx:
+        item = await tx.attention.find_active("default", FLOW, str(ident))
+    assert item is not None
+    assert item.reason == "unmapped_customer"
+    assert "tried" in item.message
+    assert "mapping.receivables.customers" in item.message
+    assert str(ident) not in fusion_invoices(h)
+    # the fix: map the customer to an account with a bill-to site in the invoice's business unit
+    st_invoice = next(r for r in h.table("invoices") if r["id"] == ident)
+    bu = h.settings.mapping.receivables.business_units[str(st_invoice["businessUnit"]["id"])]
+    account = next(
+        a
+        for a in h.sandbox.fusion.accounts.values()
+        if a.Status == "A"
+        and any(s.BusinessUnit == bu.fusion_business_unit and s.Status == "A" for s in a.sites)
+    )
+    receivables = h.settings.mapping.receivables.model_copy(
+        update={"customers": {str(st_invoice["customer"]["id"]): account.AccountNumber}}
+    )
+    mapping = h.settings.mapping.model_copy(update={"receivables": receivables})
+    h.settings = h.settings.model_copy(update={"mapping": mapping})
+    h.later()
+    replay = await InvoiceFlow(h.ctx()).sync_ids([ident])
+    assert replay.created == 1
+    posted = fusion_invoices(h)[str(ident)]
+    assert posted.BillToCustomerNumber == account.AccountNumber
+    async with h.store.transaction() as tx:
+        assert await tx.attention.find_active("default", FLOW, str(ident)) is None
+
+
+async def test_a_changed_invoice_after_posting_goes_to_attention_not_to_fusion(h: Harness) -> None:
+    await InvoiceFlow(h.ctx()).run()
+    ident = next(iter(h.dataset.expected.invoices.eligible))
+    before = len(h.sandbox.fusion.invoices)
+    h.later()
+    rows = await h.ctx().servicetitan.invoices_by_ids([ident])
+    first = rows[0].items[0]
+    bumped = first.model_copy(update={"total": (first.total or 0) + 1, "quantity": None})
+    assert rows[0].total is not None
+    changed = rows[0].model_copy(
+        update={"total": rows[0].total + 1, "items": [bumped, *rows[0].items[1:]]}
+    )
+    flow = InvoiceFlow(h.ctx())
+    summary = flow.new_summary()
+    await flow.sync(changed, summary)
+    assert summary.attention == 1
+    assert len(h.sandbox.fusion.invoices) == before
+    async with h.store.transaction() as tx:
+        item = await tx.attention.find_active("default", FLOW, str(ident))
+    assert item is not None
+    assert item.reason == "changed_after_posting"
