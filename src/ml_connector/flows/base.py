@@ -122,11 +122,15 @@ async def run_pages(
     pages: AsyncIterator[list[R]],
     sync: Callable[[R], Awaitable[bool]],
     key: Callable[[R], tuple[datetime, int]],
+    prepare: Callable[[list[R]], Awaitable[None]] | None = None,
 ) -> None:
     """Sync every record of every page; after each page, move the cursor to its last record —
-    unless a record failed transiently, which holds the cursor there for the rest of the run."""
+    unless a record failed transiently, which holds the cursor there for the rest of the run.
+    ``prepare`` runs once per page first (batched lookups)."""
     blocked = False
     async for page in pages:
+        if prepare is not None:
+            await prepare(page)
         last: R | None = None
         for item in page:
             passed = await sync(item)

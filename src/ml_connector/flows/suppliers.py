@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ml_connector.errors import RetriableError
 from ml_connector.mapping.decisions import version_hash
 from ml_connector.mapping.suppliers import SUPPLIER_KEY, eligibility, map_supplier
 from ml_connector.store import Tx
@@ -36,6 +37,9 @@ class SupplierFlow:
 
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
+        # the page's batched externalData lookup: who was looked for, and what was found
+        self._looked_up: set[str] = set()
+        self._found: dict[str, int] = {}
 
     async def run(self, *, since: datetime | None = None, full: bool = False) -> RunSummary:
         ctx = self.ctx
@@ -49,9 +53,39 @@ class SupplierFlow:
             ctx.fusion.supplier_pages(window.since, until=window.until),
             lambda supplier: self.sync(supplier, summary),
             lambda supplier: (supplier.LastUpdateDate, supplier.SupplierId),
+            self._prefetch,
         )
         summary.ended_at = ctx.clock.now()
         return summary
+
+    async def _prefetch(self, page: list[Supplier]) -> None:
+        """One ``externalData`` lookup (50 ids per call) for the page's unlinked suppliers instead
+        of one per supplier: it halves the ServiceTitan requests of a first sync."""
+        ctx = self.ctx
+        self._looked_up, self._found = set(), {}
+        if ctx.dry_run:
+            return
+        async with ctx.store.transaction() as tx:
+            unlinked = [
+                str(s.SupplierId)
+                for s in page
+                if await tx.links.get(ctx.connection, ENTITY, str(s.SupplierId)) is None
+            ]
+        if not unlinked:
+            return
+        wanted = set(unlinked)
+        try:
+            vendors = await ctx.servicetitan.find_vendors_by_external_data(
+                ctx.application_guid, SUPPLIER_KEY, unlinked
+            )
+        except RetriableError:
+            return  # each supplier looks itself up (and fails, or not, on its own)
+        for vendor in vendors:
+            for item in vendor.externalData:
+                if item.key == SUPPLIER_KEY and item.value in wanted:
+                    known = self._found.get(item.value)
+                    self._found[item.value] = vendor.id if known is None else min(known, vendor.id)
+        self._looked_up = wanted
 
     async def sync(self, supplier: Supplier, summary: RunSummary) -> bool:
         record = Attempt(
@@ -121,21 +155,23 @@ class SupplierFlow:
         ctx = self.ctx
         st = ctx.servicetitan
 
-        async def lookup(_since: datetime | None) -> str | None:
-            found = await st.find_vendors_by_external_data(
-                ctx.application_guid, SUPPLIER_KEY, [record.source_id]
-            )
-            if not found:
+        async def lookup(since: datetime | None) -> str | None:
+            if since is None and record.source_id in self._looked_up:
+                found_id = self._found.get(record.source_id)  # this page's batched lookup
+            else:  # an earlier or a lost write: ask again now
+                found = await st.find_vendors_by_external_data(
+                    ctx.application_guid, SUPPLIER_KEY, [record.source_id]
+                )
+                found_id = min((v.id for v in found), default=None)
+            if found_id is None:
                 return None
-            chosen = min(found, key=lambda v: v.id)
             record.decisions.add(
                 "adopt",
-                f"vendor found by externalData {SUPPLIER_KEY}"
-                + (f" ({len(found)} found, lowest id kept)" if len(found) > 1 else ""),
+                f"vendor found by externalData {SUPPLIER_KEY}",
                 source=record.source_id,
-                target=chosen.id,
+                target=found_id,
             )
-            return str(chosen.id)
+            return str(found_id)
 
         async def create() -> str:
             return str(await st.create_vendor(vendor))
