@@ -5,15 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from flow_kit import Harness
 
+from ml_connector.errors import FatalError
 from ml_connector.flows.purchase_orders import FLOW, LINE_ENTITY, PurchaseOrderFlow
 from ml_connector.flows.summary import Outcome
 from ml_connector.flows.suppliers import SupplierFlow
 from ml_connector.mapping.purchase_orders import po_memo
+from ml_connector.sandbox import credentials as sb
 from ml_connector.sandbox.faults import FaultConfig
+from ml_connector.secrets import Secret
 from ml_connector.store.states import AttentionState, AuditAction
+from ml_connector.systems.servicetitan.client import STClient
 
 
 def ours(h: Harness) -> dict[str, dict[str, Any]]:
@@ -200,3 +205,52 @@ async def test_first_sync_and_quiet_rerun_on_each_store(h_any_store: Harness) ->
     again = await PurchaseOrderFlow(h.ctx()).run(full=True)
     assert h.st_writes() == before
     assert again.unchanged == summary.created
+
+
+async def test_a_record_the_target_refuses_goes_to_attention_with_its_message(
+    h: Harness,
+) -> None:
+    """A 400 from ServiceTitan for one PO (here: a warehouse id that does not exist) is that
+    record's problem: attention with ServiceTitan's words, the run goes on."""
+    mapping = h.settings.mapping
+    bogus = dict.fromkeys(mapping.purchase_orders.inventory_locations, 999999)
+    h.settings = h.settings.model_copy(
+        update={
+            "mapping": mapping.model_copy(
+                update={
+                    "purchase_orders": mapping.purchase_orders.model_copy(
+                        update={"inventory_locations": bogus}
+                    )
+                }
+            )
+        }
+    )
+    summary = await PurchaseOrderFlow(h.ctx()).run()
+    assert summary.created == 0
+    eligible = {str(i) for i in h.dataset.expected.purchase_orders.eligible}
+    assert eligible <= set(summary.ids[Outcome.ATTENTION])
+    async with h.store.transaction() as tx:
+        item = await tx.attention.find_active("default", FLOW, next(iter(eligible)))
+        assert item is not None
+        assert item.reason == "target_refused"
+        assert "999999" in item.message
+        assert await tx.writes.pending("default", FLOW) == []
+
+
+async def test_bad_credentials_end_the_run_instead_of_filling_the_attention_queue(
+    h: Harness,
+) -> None:
+    ctx = h.ctx()
+    wrong = STClient.from_settings(
+        h.settings.servicetitan,
+        client_secret=Secret("cs1.wrong"),
+        app_key=Secret(sb.SERVICETITAN_APP_KEY),
+        clock=h.clock,
+        transport=httpx.ASGITransport(app=h.sandbox.st_app),
+    )
+    h.clients.append(wrong)
+    ctx.servicetitan = wrong
+    with pytest.raises(FatalError):
+        await PurchaseOrderFlow(ctx).run()
+    async with h.store.transaction() as tx:
+        assert await tx.attention.list(connection="default") == []

@@ -20,19 +20,16 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from ml_connector.clock import Clock, ensure_aware
-from ml_connector.errors import (
-    FatalError,
-    MaybeCommittedError,
-    NeedsAttentionError,
-    RetriableError,
-)
+from ml_connector.errors import MaybeCommittedError, NeedsAttentionError, RetriableError
 from ml_connector.mapping.config import MappingConfig
 from ml_connector.mapping.decisions import Decisions
 from ml_connector.settings import ConnectionSettings
 from ml_connector.store import Store, Tx
 from ml_connector.store.records import AuditEntry
 from ml_connector.store.states import AuditAction
+from ml_connector.systems.fusion import errors as fusion_errors
 from ml_connector.systems.fusion.client import FusionClient
+from ml_connector.systems.servicetitan import errors as st_errors
 from ml_connector.systems.servicetitan.client import STClient
 
 from .summary import Outcome, RunSummary
@@ -43,6 +40,14 @@ DEFAULT_OVERLAP = timedelta(minutes=5)
 _TIEBREAK_WIDTH = 20  # ids are zero-padded so the store's string comparison orders them as numbers
 
 Progress = Callable[[str, int], None]
+#: The target refused this one record (validation, conflict, gone): a person fixes it. Other fatal
+#: errors (credentials, scopes, privileges) concern every record, so they end the run instead.
+RECORD_REFUSALS = (
+    st_errors.STRequestError,
+    st_errors.NotFound,
+    fusion_errors.FusionValidationError,
+    fusion_errors.NotFound,
+)
 R = TypeVar("R")
 
 
@@ -200,8 +205,8 @@ async def attempt(
     ``work`` writes its own success (link, audit, intents — in one transaction). Here: a record
     that needs a person → attention + audit; a transient failure → audit ``fail`` and read again
     next run, until ``max_attempts`` → attention; a refusal retrying cannot fix → attention with
-    the target's message. Anything else is a bug or a crash and ends the run (the pending write
-    intent makes the next run look the record up before writing again).
+    the target's message. Anything else (a bad credential, a bug, a crash) ends the run (the
+    pending write intent makes the next run look the record up before writing again).
     """
     summary.read += 1
     ctx.tick(record.flow)
@@ -228,7 +233,7 @@ async def attempt(
             await tx.audit.append(record.audit(ctx, AuditAction.FAIL, error=exc, attempt=failures))
         summary.count(Outcome.FAILED, record.source_id)
         return False
-    except FatalError as exc:
+    except RECORD_REFUSALS as exc:
         await _to_attention(
             ctx,
             record,
