@@ -7,6 +7,7 @@ from typing import Protocol
 
 from .base import FlowContext
 from .invoices import InvoiceFlow
+from .payments import PaymentFlow
 from .purchase_orders import PurchaseOrderFlow
 from .receipts import ReceiptFlow
 from .summary import RunSummary
@@ -25,6 +26,7 @@ FLOWS: dict[str, FlowFactory] = {
     "suppliers": SupplierFlow,
     "purchase-orders": PurchaseOrderFlow,
     "invoices": InvoiceFlow,
+    "payments": PaymentFlow,
     "receipts": ReceiptFlow,
 }
 

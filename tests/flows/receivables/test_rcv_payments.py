@@ -1,0 +1,100 @@
+"""F5 payments end to end against the sandbox (issue 6; decision 0007), after F4."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flow_kit import Harness
+from rcv_kit import REASONS, applications, fusion_invoices, fusion_receipts, fusion_writes
+
+from ml_connector.flows.invoices import InvoiceFlow
+from ml_connector.flows.payments import FLOW, PaymentFlow
+from ml_connector.mapping.payments import receipt_number
+from ml_connector.store.states import AttentionState
+
+
+def number(h: Harness, payment_id: int) -> str:
+    return receipt_number(h.settings.mapping.receivables, payment_id)
+
+
+def expected_applications(h: Harness) -> dict[str, list[tuple[str, Decimal]]]:
+    return {
+        number(h, pid): sorted((str(inv), amount) for inv, amount in exp.applications)
+        for pid, exp in h.dataset.expected.payments.eligible.items()
+        if exp.applications
+    }
+
+
+async def open_attention(h: Harness, flow: str) -> dict[str, str]:
+    async with h.store.transaction() as tx:
+        items = await tx.attention.list(connection="default")
+    return {
+        i.source_id: i.reason for i in items if i.flow == flow and i.state is AttentionState.OPEN
+    }
+
+
+async def test_invoices_then_payments_post_everything_once_with_applications(h: Harness) -> None:
+    """Acceptance of issue 6 on the default data: one run of F4 then F5."""
+    await InvoiceFlow(h.ctx()).run()
+    summary = await PaymentFlow(h.ctx()).run()
+    expected = h.dataset.expected.payments
+    receipts = fusion_receipts(h)
+    assert set(receipts) == {number(h, p) for p in expected.eligible}
+    for pid, exp in expected.eligible.items():
+        receipt = receipts[number(h, pid)]
+        assert receipt.Amount == exp.total
+        assert receipt.ReceiptMethod == exp.receipt_method
+        assert receipt.BusinessUnit == exp.business_unit
+        assert receipt.CustomerAccountNumber == exp.account_number
+    assert expected_applications(h)
+    assert applications(h) == expected_applications(h)
+    assert summary.created == len(expected.eligible)
+    assert summary.failed == 0
+    assert await open_attention(h, FLOW) == {
+        str(i): REASONS.get(r.kind, r.kind) for i, r in expected.attention.items()
+    }
+    # Fusion totals equal ServiceTitan totals to the cent
+    invoices = h.dataset.expected.invoices.eligible
+    assert sum(i.EnteredAmount for i in fusion_invoices(h).values()) == sum(
+        e.total for e in invoices.values()
+    )
+    assert sum(r.Amount for r in receipts.values()) == sum(
+        e.total for e in expected.eligible.values()
+    )
+    st_rows = {r["id"]: r for r in h.table("payments")}
+    assert all(st_rows[p]["syncStatus"] == "Exported" for p in expected.eligible)
+
+
+async def test_second_run_of_both_flows_makes_zero_writes(h: Harness) -> None:
+    await InvoiceFlow(h.ctx()).run()
+    await PaymentFlow(h.ctx()).run()
+    h.later()
+    before_fusion, before_st = fusion_writes(h), h.st_writes()
+    inv = await InvoiceFlow(h.ctx()).run()
+    pay = await PaymentFlow(h.ctx()).run()
+    assert inv.writes == pay.writes == 0
+    assert fusion_writes(h) == before_fusion
+    assert h.st_writes() == before_st
+
+
+async def test_a_payment_before_its_invoice_is_applied_after_the_invoice_posts(h: Harness) -> None:
+    first = await PaymentFlow(h.ctx()).run()
+    # receipts exist, nothing is applied yet: every invoice is still unposted
+    assert first.created == len(h.dataset.expected.payments.eligible)
+    assert h.sandbox.fusion.applications == {}
+    assert first.failed == 0
+    h.later()
+    await InvoiceFlow(h.ctx()).run()
+    h.later()
+    second = await PaymentFlow(h.ctx()).run()
+    assert second.created == 0
+    assert second.updated >= 1
+    assert expected_applications(h)
+    assert applications(h) == expected_applications(h)
+    assert set(fusion_receipts(h)) == {number(h, p) for p in h.dataset.expected.payments.eligible}
+    # never applied twice
+    h.later()
+    before = len(h.sandbox.fusion.applications)
+    third = await PaymentFlow(h.ctx()).run()
+    assert third.writes == 0
+    assert len(h.sandbox.fusion.applications) == before
