@@ -203,3 +203,18 @@ async def test_a_record_failing_max_attempts_times_goes_to_attention(h: Harness)
         assert item is not None
         assert item.reason == "retries_exhausted"
         assert (await tx.cursors.get("default", FLOW)).watermark is not None
+
+
+async def test_every_record_read_has_an_audit_row_with_its_decisions(h: Harness) -> None:
+    expected = h.dataset.expected.suppliers
+    await SupplierFlow(h.ctx()).run()
+    everyone = [*expected.eligible, *expected.attention, *expected.skipped]
+    async with h.store.transaction() as tx:
+        for sid in everyone:
+            history = await tx.audit.history("default", FLOW, str(sid))
+            assert len(history) == 1, sid
+            assert history[0].decisions, sid
+        for sid in expected.skipped:
+            (row,) = await tx.audit.history("default", FLOW, str(sid))
+            assert row.action is AuditAction.SKIP
+            assert row.decisions[0]["rule"] == "eligibility"

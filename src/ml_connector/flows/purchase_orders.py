@@ -23,6 +23,7 @@ from ml_connector.mapping.purchase_orders import (
     sku_codes,
 )
 from ml_connector.store import Tx
+from ml_connector.store.records import Link
 from ml_connector.store.states import AuditAction
 from ml_connector.systems.fusion.models import PurchaseOrder
 from ml_connector.systems.servicetitan.models import PurchaseOrder as STPurchaseOrder
@@ -109,7 +110,7 @@ class PurchaseOrderFlow:
             link = await tx.links.get(ctx.connection, ENTITY, record.source_id)
         status = (po.StatusCode or "").upper()
         if status in FUSION_ENDED:
-            return await self._ended(po, record, link.target_id if link else None, status, link)
+            return await self._ended(po, record, status, link)
         if status not in {s.upper() for s in ctx.mapping.purchase_orders.statuses}:
             record.decisions.add("eligibility", f"status {status} is not synced", source=status)
             await self._audit(record, AuditAction.SKIP, link.target_id if link else None)
@@ -238,13 +239,14 @@ class PurchaseOrderFlow:
         return Outcome.ADOPTED if created.adopted else Outcome.CREATED
 
     async def _ended(
-        self, po: PurchaseOrder, record: Attempt, target: str | None, status: str, link: Any
+        self, po: PurchaseOrder, record: Attempt, status: str, link: Link | None
     ) -> Outcome:
         ctx = self.ctx
-        if target is None:
+        if link is None:
             record.decisions.add("eligibility", f"status {status} and never synced", source=status)
             await self._audit(record, AuditAction.SKIP, None)
             return Outcome.SKIPPED
+        target = link.target_id
         if link.version_hash == CANCELED_HASH:
             record.decisions.add("version", "already cancelled in ServiceTitan")
             await self._audit(record, AuditAction.SKIP, target)
