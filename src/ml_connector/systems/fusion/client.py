@@ -40,6 +40,7 @@ from ml_connector.http import (
     StaticBasicAuth,
     ThrottledTransport,
     TokenCache,
+    TokenStats,
     create_client,
 )
 from ml_connector.http.factory import MAX_READ_TIMEOUT
@@ -182,6 +183,13 @@ class FusionClient(ProcurementApi, ReceivablesApi, LookupApi, CheckApi):
     def concurrency_cap(self) -> ConcurrencyCap:
         """The pod's cap (shared with every client of the same pod); ``peak`` shows the most in flight."""
         return self._cap
+
+    @property
+    def token_stats(self) -> TokenStats | None:
+        """Token counters for OAuth; None with Basic auth (no token to be fresh)."""
+        if self._token_cache is None or self._credentials is None:
+            return None
+        return self._token_cache.stats(self._credentials)
 
     async def _authenticate(self) -> None:
         if self._token_cache is not None and self._credentials is not None:

@@ -1,0 +1,158 @@
+"""``run``: the long-running connector — scheduler, flows under leases, webhook receiver, health, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import typer
+import uvicorn
+
+from ml_connector.cli.common import app_context, console
+from ml_connector.errors import ConfigError
+from ml_connector.runtime.clients import ConnectionClients, open_clients
+from ml_connector.runtime.context import AppContext
+from ml_connector.runtime.daemon import Daemon
+from ml_connector.runtime.metrics import Metrics
+from ml_connector.web.app import create_web_app, load_webhook_endpoints
+
+TOKEN_FRESH = timedelta(minutes=30)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _readiness(app_ctx: AppContext, clients: dict[str, ConnectionClients]) -> list[Any]:
+    """ "A recent successful token per system" (issue 7): fresh within 30 minutes, or never needed yet."""
+
+    def check(name: str, system: str, stats_of: Any) -> Any:
+        def probe() -> tuple[str, bool, str]:
+            stats = stats_of()
+            if stats is None:
+                return f"{name}.{system}", True, "basic auth"
+            if stats.last_success_at is None:
+                return (
+                    f"{name}.{system}",
+                    stats.last_error is None,
+                    stats.last_error or "no token needed yet",
+                )
+            age = app_ctx.clock.now() - stats.last_success_at
+            return (
+                f"{name}.{system}",
+                age <= TOKEN_FRESH,
+                f"last token {int(age.total_seconds())} s ago",
+            )
+
+        return probe
+
+    probes = []
+    for name, c in clients.items():
+        probes.append(check(name, "fusion", lambda c=c: c.fusion.token_stats))
+        probes.append(check(name, "servicetitan", lambda c=c: c.servicetitan.token_stats))
+    return probes
+
+
+async def serve(
+    app_ctx: AppContext,
+    *,
+    stop: asyncio.Event,
+    worker_id: str,
+    web: bool = True,
+    only: frozenset[str] | None = None,
+) -> None:
+    settings = app_ctx.config.settings
+    guid = settings.application_guid
+    if not guid:
+        raise ConfigError(
+            "application_guid is not set in the config (ml-connector init writes one)"
+        )
+    store = app_ctx.open_store()
+    metrics = Metrics()
+    clients = {
+        name: await open_clients(app_ctx, store, name, observer=metrics)
+        for name in settings.connections
+    }
+    daemon = Daemon(
+        store=store,
+        clock=app_ctx.clock,
+        clients=clients,
+        application_guid=guid,
+        worker_id=worker_id,
+        metrics=metrics,
+    )
+    server: _Server | None = None
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        if web:
+            endpoints = await load_webhook_endpoints(app_ctx, store)
+            app = create_web_app(
+                store=store,
+                clock=app_ctx.clock,
+                endpoints=endpoints,
+                metrics=metrics,
+                readiness=_readiness(app_ctx, clients),
+            )
+            server = _Server(
+                uvicorn.Config(
+                    app,
+                    host=settings.web.host,
+                    port=settings.web.port,
+                    log_level="warning",
+                    access_log=False,
+                )
+            )
+            tasks.append(asyncio.create_task(server.serve()))
+        console.print(
+            f"ml-connector running as {worker_id}: {len(daemon.jobs())} jobs"
+            + (
+                f", http://{settings.web.host}:{settings.web.port} (/healthz /readyz /metrics, webhooks)"
+                if web
+                else ""
+            )
+        )
+        await daemon.serve(stop)
+    finally:
+        if server is not None:
+            server.should_exit = True
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await task
+        for c in clients.values():
+            await c.aclose()
+        await store.close()
+
+
+def run(
+    ctx: typer.Context,
+    no_web: bool = typer.Option(False, "--no-web", help="Scheduler only; no HTTP listener."),
+    flow: list[str] = typer.Option([], "--flow", help="Run only these flows (repeatable)."),
+) -> None:
+    """Run the connector until SIGTERM/SIGINT: flows on their schedules, webhooks, health, metrics."""
+    app_ctx = app_context(ctx)
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(
+            app_ctx, stop=stop, worker_id=worker_id, web=not no_web, only=frozenset(flow) or None
+        )
+        console.print("stopped")
+
+    asyncio.run(main())

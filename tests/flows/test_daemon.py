@@ -1,0 +1,108 @@
+"""The local runner (issue 7 slice): flows on schedule under leases, never twice at once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
+
+from flow_kit import APP_GUID, Harness
+
+from ml_connector.runtime.clients import ConnectionClients
+from ml_connector.runtime.daemon import Daemon
+from ml_connector.runtime.scheduler import Job, jobs_for
+from ml_connector.settings import ScheduleSettings
+
+
+def _daemon(h: Harness, worker: str, only: frozenset[str] | None = None) -> Daemon:
+    ctx = h.ctx()
+    clients = ConnectionClients(
+        name="default", settings=h.settings, fusion=ctx.fusion, servicetitan=ctx.servicetitan
+    )
+    return Daemon(
+        store=h.store,
+        clock=h.clock,
+        clients={"default": clients},
+        application_guid=APP_GUID,
+        worker_id=worker,
+        rng=random.Random(1),
+        only=only,
+    )
+
+
+def test_schedule_intervals_with_jitter_and_posting_windows(h: Harness) -> None:
+    settings = h.settings.model_copy(update={"timezone": "America/Chicago"})
+    jobs = {j.flow: j for j in jobs_for("default", settings, {"suppliers", "invoices"})}
+    now = h.clock.now()  # 2026-11-02 12:00 UTC = 06:00 Chicago
+    due = jobs["suppliers"].next_due(now, random.Random(1))
+    assert timedelta(minutes=10) <= due - now <= timedelta(minutes=10, seconds=30)
+    window = jobs["invoices"].next_due(now, random.Random(1))
+    assert window.astimezone(ZoneInfo("America/Chicago")).time() == time(18, 0)
+    assert (
+        Job(connection="c", flow="invoices", windows=(time(6, 0),), timezone="UTC")
+        .next_due(now, random.Random())
+        .date()
+        == (now + timedelta(days=1)).date()
+    )
+    as_they_arrive = settings.model_copy(
+        update={"schedules": ScheduleSettings(posting="as_they_arrive")}
+    )
+    fast = {j.flow: j for j in jobs_for("default", as_they_arrive, {"invoices"})}
+    assert fast["invoices"].interval == timedelta(minutes=1)
+
+
+async def test_polling_flows_run_at_start_then_on_their_interval(h: Harness) -> None:
+    daemon = _daemon(h, "w1", only=frozenset({"suppliers", "purchase-orders", "invoices"}))
+    polling = [j.flow for j in daemon.jobs() if j.interval is not None]
+    assert polling == ["suppliers", "purchase-orders"]
+    await daemon.serve(asyncio.Event(), max_runs=len(polling) + 1)
+    first = {r.job.flow: r for r in daemon.history[: len(polling)]}
+    assert set(first) == set(polling), "every polling flow runs at start, posting flows wait"
+    assert first["suppliers"].summary is not None
+    assert first["suppliers"].summary.created == len(h.dataset.expected.suppliers.eligible)
+    again = daemon.history[len(polling)]
+    assert again.job.flow == "suppliers"
+    assert again.started_at >= daemon.history[0].started_at + timedelta(minutes=10)
+    assert again.summary is not None
+    assert again.summary.writes == 0, "the next cycle finds nothing new to write"
+    assert all(r.error is None and not r.skipped_lease for r in daemon.history)
+
+
+async def test_a_flow_held_by_another_daemon_is_skipped(h: Harness) -> None:
+    one, two = _daemon(h, "w1"), _daemon(h, "w2")
+    job = next(j for j in one.jobs() if j.flow == "suppliers")
+    async with h.store.transaction() as tx:
+        assert await tx.leases.acquire(job.lease_name, holder="w1", seconds=300)
+    skipped = await two.run_job(job)
+    assert skipped.skipped_lease
+    assert skipped.summary is None
+    async with h.store.transaction() as tx:
+        assert await tx.leases.release(job.lease_name, holder="w1")
+    ran = await two.run_job(job)
+    assert ran.summary is not None
+    assert ran.summary.created == len(h.dataset.expected.suppliers.eligible)
+
+
+async def test_two_daemons_never_run_the_same_flow_at_once(h_any_store: Harness) -> None:
+    h = h_any_store
+    one, two = _daemon(h, "w1"), _daemon(h, "w2")
+    job = next(j for j in one.jobs() if j.flow == "suppliers")
+    first, second = await asyncio.gather(one.run_job(job), two.run_job(job))
+    assert sorted([first.skipped_lease, second.skipped_lease]) == [False, True]
+    ran = first if not first.skipped_lease else second
+    assert ran.summary is not None
+    vendors = [
+        v
+        for v in h.table("vendors")
+        if any(e["key"] == "fusion.SupplierId" for e in v.get("externalData") or [])
+    ]
+    assert len(vendors) == len(h.dataset.expected.suppliers.eligible), "each vendor exactly once"
+
+
+async def test_stop_before_start_returns_without_running(h: Harness) -> None:
+    daemon = _daemon(h, "w1")
+    stop = asyncio.Event()
+    stop.set()
+    await daemon.serve(stop)
+    assert daemon.history == []
