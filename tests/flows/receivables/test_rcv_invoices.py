@@ -12,6 +12,7 @@ from ml_connector.flows.invoices import FLOW, InvoiceFlow
 from ml_connector.flows.summary import Outcome
 from ml_connector.sandbox.faults import FaultConfig
 from ml_connector.store.states import AttentionState, AuditAction
+from ml_connector.systems.servicetitan.models import MarkExportedResult
 
 
 async def open_attention(h: Harness, flow: str) -> dict[str, str]:
@@ -199,3 +200,46 @@ async def test_a_changed_invoice_after_posting_goes_to_attention_not_to_fusion(h
         item = await tx.attention.find_active("default", FLOW, str(ident))
     assert item is not None
     assert item.reason == "changed_after_posting"
+
+
+async def test_a_refused_markasexported_item_is_retried_next_run_without_reposting(
+    h: Harness,
+) -> None:
+    ctx = h.ctx()
+    original = ctx.servicetitan.mark_invoices_exported
+    refused: set[int] = set()
+
+    async def refuse_first(entries: Any) -> Any:
+        entries = list(entries)
+        victim = entries[0]
+        refused.add(victim.invoice_id)
+        results = await original(entries[1:])
+        return [*results, MarkExportedResult(invoiceId=victim.invoice_id, success=False)]
+
+    ctx.servicetitan.mark_invoices_exported = refuse_first  # type: ignore[method-assign]
+    await InvoiceFlow(ctx).run()
+    st_rows = {r["id"]: r for r in h.table("invoices")}
+    assert refused
+    assert all(st_rows[i]["syncStatus"] != "Exported" for i in refused)
+    posted = len(h.sandbox.fusion.invoices)
+    h.later()
+    again = await InvoiceFlow(h.ctx()).run()
+    assert again.writes == 0
+    assert len(h.sandbox.fusion.invoices) == posted
+    st_rows = {r["id"]: r for r in h.table("invoices")}
+    assert all(st_rows[i]["syncStatus"] == "Exported" for i in refused)
+
+
+async def test_dry_run_posts_nothing_and_keeps_the_cursor(h: Harness) -> None:
+    summary = await InvoiceFlow(h.ctx(dry_run=True)).run()
+    assert summary.created == len(h.dataset.expected.invoices.eligible)
+    assert h.sandbox.fusion.invoices == {}
+    async with h.store.transaction() as tx:
+        assert (await tx.cursors.get("default", FLOW)).token is None
+        assert await tx.links.count("default") == 0
+
+
+async def test_first_run_on_each_store(h_any_store: Harness) -> None:
+    summary = await InvoiceFlow(h_any_store.ctx()).run()
+    assert summary.created == len(h_any_store.dataset.expected.invoices.eligible)
+    assert len(fusion_invoices(h_any_store)) == summary.created

@@ -98,3 +98,25 @@ async def test_a_payment_before_its_invoice_is_applied_after_the_invoice_posts(h
     third = await PaymentFlow(h.ctx()).run()
     assert third.writes == 0
     assert len(h.sandbox.fusion.applications) == before
+
+
+async def test_apply_method_attention_leaves_receipts_unapplied_with_apply_in_fusion(
+    h: Harness,
+) -> None:
+    receivables = h.settings.mapping.receivables.model_copy(update={"apply_method": "attention"})
+    mapping = h.settings.mapping.model_copy(update={"receivables": receivables})
+    h.settings = h.settings.model_copy(update={"mapping": mapping})
+    await InvoiceFlow(h.ctx()).run()
+    summary = await PaymentFlow(h.ctx()).run()
+    assert h.sandbox.fusion.applications == {}
+    assert set(fusion_receipts(h)) == {number(h, p) for p in h.dataset.expected.payments.eligible}
+    reasons = await open_attention(h, FLOW)
+    with_apps = {str(p) for p, e in h.dataset.expected.payments.eligible.items() if e.applications}
+    assert with_apps
+    assert {p for p, r in reasons.items() if r == "apply_in_fusion"} == with_apps
+    assert summary.failed == 0
+    # the next run neither re-applies nor re-opens anything as a write
+    h.later()
+    again = await PaymentFlow(h.ctx()).run()
+    assert again.writes == 0
+    assert h.sandbox.fusion.applications == {}
