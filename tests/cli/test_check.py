@@ -3,66 +3,10 @@ wrong credential → a clear reason and exit 1."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from ml_connector.sandbox.server import build_sandbox, serve_sandbox
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-async def sandbox_env(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
-    fusion_port, st_port = _free_port(), _free_port()
-    started, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(
-        serve_sandbox(
-            build_sandbox(), fusion_port=fusion_port, st_port=st_port, started=started, stop=stop
-        )
-    )
-    await asyncio.wait_for(started.wait(), timeout=30)
-    fusion = f"http://127.0.0.1:{fusion_port}"
-    st = f"http://127.0.0.1:{st_port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ML_CONNECTOR_")}
-    env.update(
-        {
-            "COLUMNS": "200",
-            "ML_CONNECTOR_CONNECTIONS__DEFAULT__FUSION__BASE_URL": fusion,
-            "ML_CONNECTOR_CONNECTIONS__DEFAULT__FUSION__TOKEN_URL": f"{fusion}/oauth2/v1/token",
-            "ML_CONNECTOR_CONNECTIONS__DEFAULT__SERVICETITAN__API_BASE_URL": st,
-            "ML_CONNECTOR_CONNECTIONS__DEFAULT__SERVICETITAN__TOKEN_URL": f"{st}/connect/token",
-        }
-    )
-    try:
-        yield env
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
-
-
-async def _cli(
-    cwd: Path, env: dict[str, str], *args: str, stdin: str | None = None
-) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ml_connector", *args,
-        cwd=cwd, env=env,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(
-        proc.communicate(stdin.encode() if stdin else None), timeout=120
-    )
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+from cli_kit import _cli, _free_port
 
 
 async def test_check_is_green_on_the_sandbox_with_no_edits(
