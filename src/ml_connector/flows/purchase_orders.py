@@ -10,6 +10,7 @@ replace the items by PATCH (only while ServiceTitan lets us edit) → else find 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,6 +65,7 @@ class PurchaseOrderFlow:
         self._skus: dict[str, Sku | None] = {}
         self._warehouses: dict[int, Warehouse] | None = None
         self._suppliers_synced = False
+        self._suppliers_lock = asyncio.Lock()  # POs run side by side; F1 runs once for them
         self._index = _CreatedIndex()
 
     async def run(self, *, since: datetime | None = None, full: bool = False) -> RunSummary:
@@ -287,10 +289,12 @@ class PurchaseOrderFlow:
         supplier_id = str(po.SupplierId)
         async with ctx.store.transaction() as tx:
             link = await tx.links.get(ctx.connection, SUPPLIER_ENTITY, supplier_id)
-        if link is None and not self._suppliers_synced:
-            self._suppliers_synced = True
-            record.decisions.add("vendor", "supplier not linked: ran the supplier flow first")
-            await SupplierFlow(ctx).run()
+        if link is None:
+            async with self._suppliers_lock:
+                if not self._suppliers_synced:
+                    self._suppliers_synced = True
+                    record.decisions.add("vendor", "supplier not linked: ran the supplier flow")
+                    await SupplierFlow(ctx).run()
             async with ctx.store.transaction() as tx:
                 link = await tx.links.get(ctx.connection, SUPPLIER_ENTITY, supplier_id)
         if link is None:
