@@ -106,3 +106,19 @@ async def test_sync_suppliers_summary_equals_the_manifest_and_the_simulator(
     code, out = await _cli(tmp_path, env, "sync", "nonsense")
     assert code == 2
     assert "unknown flow" in out
+
+
+def test_since_takes_a_date_or_an_aware_or_naive_datetime() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from ml_connector.cli.sync_cmd import parse_since
+    from ml_connector.errors import ConfigError
+
+    assert parse_since(None) is None
+    assert parse_since("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
+    assert parse_since("2026-11-01T08:30:00") == datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
+    east = parse_since("2026-11-01T08:30:00+02:00")
+    assert east is not None
+    assert east.utcoffset() == timezone(timedelta(hours=2)).utcoffset(None)
+    with pytest.raises(ConfigError):
+        parse_since("yesterday")
