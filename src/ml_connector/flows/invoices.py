@@ -47,6 +47,12 @@ PENDING = "pending"
 DONE = "done"
 
 
+def content_hash(payload: dict[str, Any]) -> str:
+    """The version hash of what an invoice says; the bill-to site is looked up in Fusion, not
+    taken from the invoice, so it is left out (a re-read of a posted invoice makes no lookup)."""
+    return version_hash({k: v for k, v in payload.items() if k != "BillToSite"})
+
+
 def eligible(invoice: st.Invoice, ctx: FlowContext) -> str | None:
     """None when the invoice may post; else why not (an audited skip, not attention)."""
     mapping = ctx.mapping.receivables
@@ -124,16 +130,22 @@ class InvoiceFlow:
         return await attempt(self.ctx, summary, record, lambda r: self._work(invoice, r))
 
     async def _map(
-        self, invoice: st.Invoice, record: Attempt
+        self, invoice: st.Invoice, record: Attempt, *, posted: bool
     ) -> tuple[dict[str, Any], ResolvedCustomer]:
+        """The POST body. For an invoice already posted no Fusion lookup is made: it is only
+        compared with what was posted, whatever Fusion's customer data says today."""
         ctx = self.ctx
         d = record.decisions
         customer = await self.customers.resolve(invoice.customer, f"invoice {invoice.id}", d)
         target = business_unit(ctx.mapping.receivables, invoice, d)
-        site = await self.validator.bill_to_site(
-            customer.account_number, target.fusion_business_unit
-        )
-        d.add("bill_to_site", f"active bill-to site in {target.fusion_business_unit}", target=site)
+        site: str | None = None
+        if not posted:
+            site = await self.validator.bill_to_site(
+                customer.account_number, target.fusion_business_unit
+            )
+            d.add(
+                "bill_to_site", f"active bill-to site in {target.fusion_business_unit}", target=site
+            )
         bill_to = BillTo(account_number=customer.account_number, site_number=site, how=customer.how)
         mapped = map_invoice(
             invoice, bill_to, ctx.mapping.receivables, timezone=ctx.settings.timezone
@@ -152,8 +164,8 @@ class InvoiceFlow:
                 async with ctx.store.transaction() as tx:
                     await succeed(tx, ctx, record, AuditAction.SKIP, target_id=None)
                 return Outcome.SKIPPED
-        payload, customer = await self._map(invoice, record)
-        body_hash = version_hash(payload)
+        payload, customer = await self._map(invoice, record, posted=link is not None)
+        body_hash = content_hash(payload)
         request = {
             "TransactionNumber": payload["TransactionNumber"],
             "total": str(invoice.total),

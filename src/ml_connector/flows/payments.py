@@ -143,17 +143,21 @@ class PaymentFlow:
         )
         d.items.extend(mapped.decisions)
         plan = mapped.payload
-        body_hash = version_hash({"receipt": plan.payload, "applications": plan.applications})
+        # the receipt's own content; applications are settled one by one (links), so one added
+        # later in ServiceTitan is applied on the next look instead of needing a person
+        body_hash = version_hash(plan.payload)
         request = {"ReceiptNumber": plan.payload["ReceiptNumber"], "payload_hash": body_hash}
         if link is not None:
             if link.version_hash != body_hash:
                 raise NeedsAttentionError(
                     "changed_after_posting",
                     f"payment {payment.id} changed after its receipt "
-                    f"{plan.payload['ReceiptNumber']} was created in Fusion",
+                    f"{plan.payload['ReceiptNumber']} was created in Fusion (amount, date, method "
+                    "or customer)",
                     suggestion="correct the receipt or its applications in Fusion by hand, then "
                     "resolve this item",
                 )
+            await self._check_invoices(payment, plan)
             applied = await self._settle(payment.id, plan, int(link.target_id), record)
             if not applied:
                 d.add("version", "unchanged since the receipt was created", target=link.target_id)

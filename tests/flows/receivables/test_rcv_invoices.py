@@ -243,3 +243,18 @@ async def test_first_run_on_each_store(h_any_store: Harness) -> None:
     summary = await InvoiceFlow(h_any_store.ctx()).run()
     assert summary.created == len(h_any_store.dataset.expected.invoices.eligible)
     assert len(fusion_invoices(h_any_store)) == summary.created
+
+
+async def test_a_posted_invoice_stays_unchanged_when_its_fusion_account_is_closed_later(
+    h: Harness,
+) -> None:
+    """A re-read compares with what was posted; it does not validate a posted invoice again."""
+    await InvoiceFlow(h.ctx()).run()
+    ident, exp = next(iter(h.dataset.expected.invoices.eligible.items()))
+    account = h.sandbox.fusion.account_by_number(exp.account_number)
+    assert account is not None
+    h.sandbox.fusion.update_customer_account(account.AccountId, Status="I")
+    h.later()
+    summary = await InvoiceFlow(h.ctx()).run(full=True)
+    assert summary.attention == len(h.dataset.expected.invoices.attention)
+    assert str(ident) in summary.ids[Outcome.UNCHANGED]
