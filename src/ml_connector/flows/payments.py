@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 
 from ml_connector.errors import NeedsAttentionError, RetriableError
 from ml_connector.http.errors import WriteMaybeCommitted
@@ -299,15 +300,15 @@ class PaymentFlow:
                     f"an earlier application {key} may have been made in Fusion (no answer came back)",
                     suggestion="check receipt applications in Fusion; apply by hand if missing, then resolve",
                 )
-            installment = await tx.links.get(ctx.connection, INSTALLMENT, key.split(":")[1])
-        if installment is None:
-            rows = await ctx.fusion.invoice_installments(transaction_id)
-            installment_id = str(min(rows, key=lambda r: r.InstallmentId).InstallmentId)
-            async with ctx.store.transaction() as tx:
-                await self._link(tx, INSTALLMENT, key.split(":")[1], installment_id, None)
-        else:
-            installment_id = installment.target_id
+        # the installment's open balance before applying is what tells, after a lost answer,
+        # whether the application took effect (Fusion has no key to look an application up by)
+        invoice_key = key.split(":")[1]
+        rows = await ctx.fusion.invoice_installments(transaction_id)
+        first = min(rows, key=lambda r: r.InstallmentId)
+        installment_id = first.InstallmentId
+        before = first.InstallmentBalanceDue
         async with ctx.store.transaction() as tx:
+            await self._link(tx, INSTALLMENT, invoice_key, str(installment_id), None)
             intent = await tx.writes.record_intent(
                 connection=ctx.connection,
                 flow=FLOW,
@@ -317,24 +318,60 @@ class PaymentFlow:
                 payload_hash=version_hash({"amount": app.amount, "installment": installment_id}),
             )
         try:
-            result = await ctx.fusion.apply_receipt(receipt_id, int(installment_id), app.amount)
+            result = await ctx.fusion.apply_receipt(receipt_id, installment_id, app.amount)
         except WriteMaybeCommitted as exc:
-            raise NeedsAttentionError(
-                "application_uncertain",
-                f"applying {app.amount} of receipt {receipt_id} to invoice {key} got no answer",
-                suggestion="check receipt applications in Fusion; apply by hand if missing, then resolve",
-            ) from exc
+            target = await self._after_lost_answer(
+                intent.id, key, app, transaction_id, installment_id, before, exc
+            )
         except Exception as exc:
             # a definite answer (refusal, action missing, nothing sent): nothing was applied
             async with ctx.store.transaction() as tx:
                 await tx.writes.fail(intent.id, error=str(exc)[:2000])
             raise
-        target = str(result.application_id or "applied")
+        else:
+            target = str(result.application_id or "applied")
         async with ctx.store.transaction() as tx:
-            await tx.writes.complete(intent.id, target_id=target)
+            if target.startswith("adopted:"):
+                await tx.writes.adopt(intent.id, target_id=target)
+            else:
+                await tx.writes.complete(intent.id, target_id=target)
             await self._link(tx, APPLICATION, key, target, None)
             if await tx.links.get(ctx.connection, WAITING, key) is not None:
                 await self._link(tx, WAITING, key, "applied", None)
+
+    async def _after_lost_answer(
+        self,
+        intent_id: int,
+        key: str,
+        app: Application,
+        transaction_id: int,
+        installment_id: int,
+        before: Decimal | None,
+        exc: Exception,
+    ) -> str:
+        """Read the balance again: down by exactly the amount → it was applied (adopt); unchanged
+        → it was not (the intent is closed and the payment retried next run); anything else →
+        a person checks. Never a blind second application."""
+        ctx = self.ctx
+        rows = await ctx.fusion.invoice_installments(transaction_id)
+        after = next(
+            (r.InstallmentBalanceDue for r in rows if r.InstallmentId == installment_id), None
+        )
+        if before is not None and after is not None:
+            if after == before - app.amount:
+                return f"adopted:{installment_id}"
+            if after == before:
+                async with ctx.store.transaction() as tx:
+                    await tx.writes.fail(intent_id, error=f"not applied (balance unchanged): {exc}")
+                raise RetriableError(
+                    f"applying {app.amount} to invoice {key} got no answer and did not take effect"
+                ) from exc
+        raise NeedsAttentionError(
+            "application_uncertain",
+            f"applying {app.amount} to invoice {key} got no answer; the installment balance went "
+            f"from {before} to {after}",
+            suggestion="check receipt applications in Fusion; apply by hand if missing, then resolve",
+        ) from exc
 
     async def _link(
         self, tx: Tx, entity: str, source_id: str, target_id: str, digest: str | None

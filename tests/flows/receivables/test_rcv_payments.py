@@ -10,6 +10,7 @@ from rcv_kit import REASONS, applications, fusion_invoices, fusion_receipts, fus
 from ml_connector.flows.invoices import InvoiceFlow
 from ml_connector.flows.payments import FLOW, PaymentFlow
 from ml_connector.mapping.payments import receipt_number
+from ml_connector.sandbox.faults import FaultConfig
 from ml_connector.store.states import AttentionState
 
 
@@ -120,3 +121,23 @@ async def test_apply_method_attention_leaves_receipts_unapplied_with_apply_in_fu
     again = await PaymentFlow(h.ctx()).run()
     assert again.writes == 0
     assert h.sandbox.fusion.applications == {}
+
+
+async def test_lost_answers_for_receipts_and_applications_make_no_duplicates(h: Harness) -> None:
+    """Every Fusion POST of the payments phase loses its answer after committing (DESIGN §3.4):
+    receipts are adopted by ReceiptNumber, applications by the installment balance."""
+    await InvoiceFlow(h.ctx()).run()
+    h.sandbox.fusion_app.set_config(FaultConfig(seed=5, rate_drop_after_commit=1.0))
+    summary = await PaymentFlow(h.ctx()).run()
+    h.sandbox.fusion_app.set_config(FaultConfig())
+    assert summary.created == 0
+    assert summary.adopted == len(h.dataset.expected.payments.eligible)
+    assert set(fusion_receipts(h)) == {number(h, p) for p in h.dataset.expected.payments.eligible}
+    assert applications(h) == expected_applications(h)
+    assert "application_uncertain" not in (await open_attention(h, FLOW)).values()
+    h.later()
+    again = await PaymentFlow(h.ctx()).run()
+    assert again.writes == 0
+    assert applications(h) == expected_applications(h)
+    async with h.store.transaction() as tx:
+        assert await tx.writes.pending("default", FLOW) == []
