@@ -106,3 +106,35 @@ async def test_stop_before_start_returns_without_running(h: Harness) -> None:
     stop.set()
     await daemon.serve(stop)
     assert daemon.history == []
+
+
+async def test_as_they_arrive_drains_the_webhook_inbox(h: Harness) -> None:
+    from ml_connector.runtime.scheduler import INBOX
+    from ml_connector.store.records import NewInboxEvent
+
+    h.settings = h.settings.model_copy(
+        update={"schedules": ScheduleSettings(posting="as_they_arrive")}
+    )
+    daemon = _daemon(h, "w1")
+    assert INBOX in {j.flow for j in daemon.jobs()}
+    invoice_id = next(iter(h.dataset.expected.invoices.eligible))
+    async with h.store.transaction() as tx:
+        await tx.inbox.enqueue(
+            [
+                NewInboxEvent(
+                    connection="default",
+                    origin="webhook",
+                    event_key="id:e-1",
+                    event_type="invoice.updated",
+                    entity_type="invoice",
+                    entity_id=str(invoice_id),
+                )
+            ]
+        )
+    job = next(j for j in daemon.jobs() if j.flow == INBOX)
+    record = await daemon.run_job(job)
+    assert record.error is None
+    async with h.store.transaction() as tx:
+        assert await tx.inbox.counts() == {"done": 1}
+        link = await tx.links.get("default", "invoice", str(invoice_id))
+    assert link is not None, "the event's invoice was posted to Fusion"

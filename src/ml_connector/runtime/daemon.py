@@ -21,11 +21,12 @@ from datetime import datetime
 
 from ml_connector.clock import Clock
 from ml_connector.flows.base import FlowContext
+from ml_connector.flows.inbox_worker import InboxWorker
 from ml_connector.flows.registry import FLOWS, make_flow
 from ml_connector.flows.summary import RunSummary
 from ml_connector.runtime.clients import ConnectionClients
 from ml_connector.runtime.metrics import Metrics
-from ml_connector.runtime.scheduler import Job, jobs_for
+from ml_connector.runtime.scheduler import INBOX, Job, jobs_for
 from ml_connector.store import Store
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,14 @@ class Daemon:
                 servicetitan=clients.servicetitan,
                 progress=progress,
             )
+            if job.flow == INBOX:
+                await InboxWorker(ctx=ctx, worker_id=self.worker_id).drain()
+                self._done(record)
+                return record
             record.summary = await make_flow(job.flow, ctx).run()
+            if job.flow in ("invoices", "payments") and "invoices" in FLOWS:
+                # in a posting window, events that arrived since the last window are settled too
+                await InboxWorker(ctx=ctx, worker_id=self.worker_id).drain()
             for action, count in record.summary.as_dict().items():
                 if action != "read" and count:
                     self.metrics.records.labels(job.connection, job.flow, action).inc(count)

@@ -21,6 +21,9 @@ INTERVAL_FLOWS = {
 }
 WINDOW_FLOWS = ("invoices", "payments")
 AS_THEY_ARRIVE = timedelta(minutes=1)
+#: the webhook inbox is drained this often when posting "as they arrive"
+INBOX_INTERVAL = timedelta(seconds=10)
+INBOX = "inbox"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +77,8 @@ def jobs_for(name: str, settings: ConnectionSettings, available: set[str]) -> li
             continue
         if schedules.posting == "as_they_arrive":
             jobs.append(Job(connection=name, flow=flow, interval=AS_THEY_ARRIVE))
+            if flow == "invoices" and settings.servicetitan.webhooks.enabled:
+                jobs.append(Job(connection=name, flow=INBOX, interval=INBOX_INTERVAL))
         else:
             jobs.append(
                 Job(
