@@ -1,4 +1,4 @@
-"""``attention list|show|ignore``: the records that need a person, and what to do about them."""
+"""``attention list|show|replay|ignore``: the records that need a person, and what to do about them."""
 
 from __future__ import annotations
 
@@ -11,10 +11,17 @@ from rich.table import Table
 
 from ml_connector.cli.common import app_context, console, run
 from ml_connector.errors import ConfigError
-from ml_connector.store.records import AttentionItem
+from ml_connector.flows.base import FlowContext
+from ml_connector.flows.inbox_worker import InboxWorker
+from ml_connector.flows.registry import make_flow
+from ml_connector.runtime.clients import open_clients
+from ml_connector.runtime.context import AppContext
+from ml_connector.store.records import AttentionItem, NewInboxEvent
 from ml_connector.store.states import AttentionState
 
-app = typer.Typer(help="Records that need a person: list, show, ignore.", no_args_is_help=True)
+app = typer.Typer(
+    help="Records that need a person: list, show, replay, ignore.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -126,3 +133,81 @@ def ignore(
 
     item = run(go)
     console.print(f"attention item #{item.id} ignored by {who}")
+
+
+RECEIVABLES = {"invoices": "invoice", "payments": "payment"}
+
+
+async def replay_items(app_ctx: AppContext, item_ids: list[int], who: str) -> list[AttentionItem]:
+    """Mark each item replayed and process its record again; return the items as they end up.
+
+    Receivables records are fetched by id and run through the same per-record code as polling
+    (an inbox event of origin ``replay``); procurement records are re-read with a full pass of
+    their flow, where everything already written is skipped as unchanged.
+    """
+    store = app_ctx.open_store()
+    try:
+        async with store.transaction() as tx:
+            items = []
+            for item_id in item_ids:
+                item = await tx.attention.get(item_id)
+                if item is None:
+                    raise ConfigError(f"attention item {item_id} does not exist")
+                items.append(await tx.attention.mark_replayed(item_id, by=who))
+            events = [
+                NewInboxEvent(
+                    connection=item.connection,
+                    origin="replay",
+                    event_key=f"replay:{item.id}:{app_ctx.clock.now().isoformat()}",
+                    event_type=f"{RECEIVABLES[item.flow]}.replay",
+                    entity_type=RECEIVABLES[item.flow],
+                    entity_id=item.source_id,
+                )
+                for item in items
+                if item.flow in RECEIVABLES
+            ]
+            await tx.inbox.enqueue(events)
+        guid = app_ctx.config.settings.application_guid or ""
+        for connection in sorted({item.connection for item in items}):
+            clients = await open_clients(app_ctx, store, connection)
+            try:
+                ctx = FlowContext(
+                    connection=connection,
+                    settings=clients.settings,
+                    application_guid=guid,
+                    store=store,
+                    clock=app_ctx.clock,
+                    fusion=clients.fusion,
+                    servicetitan=clients.servicetitan,
+                )
+                mine = [item for item in items if item.connection == connection]
+                if any(item.flow in RECEIVABLES for item in mine):
+                    await InboxWorker(ctx=ctx).drain()
+                for flow in sorted({item.flow for item in mine if item.flow not in RECEIVABLES}):
+                    await make_flow(flow.replace("_", "-"), ctx).run(full=True)
+            finally:
+                await clients.aclose()
+        async with store.transaction() as tx:
+            return [await tx.attention.get(item.id) or item for item in items]
+    finally:
+        await store.close()
+
+
+@app.command("replay")
+def replay(
+    ctx: typer.Context, item_ids: list[int] = typer.Argument(..., help="Attention item ids.")
+) -> None:
+    """Process the records again (after fixing the mapping or the data); shows how each ended."""
+    app_ctx = app_context(ctx)
+    ended = run(lambda: replay_items(app_ctx, item_ids, getpass.getuser()))
+    failed = False
+    for item in ended:
+        if item.state is AttentionState.RESOLVED:
+            console.print(f"#{item.id} {item.flow} {item.source_id}: [green]processed[/green]")
+        else:
+            failed = True
+            console.print(
+                f"#{item.id} {item.flow} {item.source_id}: still needs attention — {escape(item.message)}"
+            )
+    if failed:
+        raise typer.Exit(1)
