@@ -8,7 +8,9 @@ from ml_connector.clock import FakeClock
 from ml_connector.store import Store
 
 
-async def test_one_holder_at_a_time_and_takeover_after_expiry(store: Store, clock: FakeClock) -> None:
+async def test_one_holder_at_a_time_and_takeover_after_expiry(
+    store: Store, clock: FakeClock
+) -> None:
     async with store.transaction() as tx:
         assert await tx.leases.acquire("default/suppliers", holder="a", seconds=60)
     async with store.transaction() as tx:
