@@ -8,6 +8,7 @@ import pytest
 from flow_kit import Harness
 from rcv_kit import fusion_invoices
 
+from ml_connector.errors import RetriableError
 from ml_connector.flows.invoices import FLOW, InvoiceFlow
 from ml_connector.flows.summary import Outcome
 from ml_connector.sandbox.faults import FaultConfig
@@ -258,3 +259,29 @@ async def test_a_posted_invoice_stays_unchanged_when_its_fusion_account_is_close
     summary = await InvoiceFlow(h.ctx()).run(full=True)
     assert summary.attention == len(h.dataset.expected.invoices.attention)
     assert str(ident) in summary.ids[Outcome.UNCHANGED]
+
+
+async def test_a_transient_failure_holds_the_token_and_the_next_run_finishes(h: Harness) -> None:
+    """DESIGN §3.2 rule 1: the export token moves only past durable records."""
+    ctx = h.ctx()
+    original = ctx.fusion.create_invoice
+    victim = str(sorted(h.dataset.expected.invoices.eligible)[3])
+
+    async def flaky(payload: Any) -> Any:
+        if payload["CrossReference"] == victim:
+            raise RetriableError("Fusion answered 503 before taking the request")
+        return await original(payload)
+
+    ctx.fusion.create_invoice = flaky  # type: ignore[method-assign]
+    first = await InvoiceFlow(ctx).run()
+    assert first.failed == 1
+    assert victim not in fusion_invoices(h)
+    async with h.store.transaction() as tx:
+        assert (await tx.cursors.get("default", FLOW)).token is None
+    h.later()
+    second = await InvoiceFlow(h.ctx()).run()
+    assert second.created == 1
+    assert second.unchanged == len(h.dataset.expected.invoices.eligible) - 1
+    assert set(fusion_invoices(h)) == {str(i) for i in h.dataset.expected.invoices.eligible}
+    async with h.store.transaction() as tx:
+        assert (await tx.cursors.get("default", FLOW)).token

@@ -141,3 +141,12 @@ async def test_lost_answers_for_receipts_and_applications_make_no_duplicates(h: 
     assert applications(h) == expected_applications(h)
     async with h.store.transaction() as tx:
         assert await tx.writes.pending("default", FLOW) == []
+
+
+async def test_payments_dry_run_writes_nothing(h: Harness) -> None:
+    await InvoiceFlow(h.ctx()).run()
+    before_st = h.st_writes()
+    summary = await PaymentFlow(h.ctx(dry_run=True)).run()
+    assert summary.created == len(h.dataset.expected.payments.eligible)
+    assert h.sandbox.fusion.receipts == {}
+    assert h.st_writes() == before_st
