@@ -6,12 +6,11 @@ Read ``export/payments`` from the stored ``continueFrom`` token; per payment:
 - applied to an invoice ServiceTitan does not consider eligible → attention, nothing posted;
 - customer (:mod:`.customers`), map, validate (:mod:`.receivables_validation`), then the receipt is
   created exactly once, looked up by ``ReceiptNumber`` (:mod:`.exactly_once`);
-- each ``appliedTo`` entry is applied to the invoice's installment through ``applyReceipt`` and
-  stored as a link (entity ``receipt_application``, key ``paymentId:invoiceId``), so it is never
-  applied twice. An invoice not yet in Fusion leaves the application *waiting* (a marker link);
-  waiting payments are fetched again at the end of every run and applied once the invoice posted.
-  Application is not idempotent: an attempt that may have committed is never repeated blindly —
-  it goes to attention for a person to check in Fusion.
+- each ``appliedTo`` entry is applied to the invoice's installment (``applyReceipt``) and stored
+  as a link (``receipt_application``, key ``paymentId:invoiceId``): never applied twice, and one
+  added later in ServiceTitan is applied on the next look. An invoice not yet in Fusion leaves the
+  application *waiting*; waiting payments are fetched again after every run. ``applyReceipt`` has
+  no business key, so a lost answer is settled by the installment balance, else by a person.
 - ``ActionUnavailable`` (a pod before 26C) or ``apply_method = "attention"``: the receipt stays
   unapplied and the payment goes to attention "apply in Fusion" — never silently on account.
 - finally ``payments/status`` = Exported (retried until ServiceTitan accepted it).
