@@ -12,6 +12,7 @@ import asyncio
 import os
 import socket
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import typer
@@ -26,7 +27,8 @@ from ml_connector.logging import configure_logging
 from ml_connector.runtime.context import AppContext
 from ml_connector.runtime.setup import prepare, store_sandbox_secrets
 from ml_connector.sandbox import credentials as sb
-from ml_connector.sandbox.data import DataSet
+from ml_connector.sandbox.server import Sandbox
+from ml_connector.sandbox.servicetitan import ReceiptItemInput
 from ml_connector.settings import DEFAULT_CONFIG_NAME, DEFAULT_DB_NAME, DEFAULT_KEY_NAME
 
 
@@ -84,10 +86,37 @@ MANIFEST_KEYS = {
 }
 
 
-async def _run_flows(app_ctx: AppContext, dataset: DataSet | None) -> list[str]:
+def _receive_in_servicetitan(box: Sandbox, count: int = 2) -> int:
+    """What a technician does: receive the first synced purchase orders in full in ServiceTitan."""
+    received = 0
+    for po in box.servicetitan.snapshot("purchase_orders"):
+        if received >= count or po["status"] not in ("Pending", "Sent") or not po["summary"]:
+            continue
+        items = [
+            ReceiptItemInput(
+                sku_id=item["skuId"],
+                quantity=Decimal(str(item["quantity"])),
+                cost=Decimal(str(item["cost"])),
+                purchase_order_item_id=item["id"],
+            )
+            for item in po["items"]
+            if item.get("status") != "Inactive"
+        ]
+        box.servicetitan.receive_purchase_order(
+            purchase_order_id=po["id"], date_received=box.servicetitan.clock.now(), items=items
+        )
+        received += 1
+    return received
+
+
+async def _run_flows(app_ctx: AppContext, box: Sandbox) -> list[str]:
     """Run every flow that exists, in dependency order, and compare with the data set's manifest."""
+    dataset = box.dataset
     done: list[str] = []
     for flow in FLOWS:
+        if flow == "receipts":
+            received = _receive_in_servicetitan(box)
+            console.print(f"(a technician receives {received} purchase orders in ServiceTitan)")
         console.rule(f"sync {flow}")
         summary = await sync_flow(app_ctx, "default", flow)
         console.print(summary_table(summary))
@@ -147,7 +176,7 @@ async def _demo(directory: Path, *, seed: int, scale: float, keep_running: bool)
         lines, problems = await check_connection(app_ctx, "default")
         failed = print_check("default", lines, problems)
         ok = sum(1 for line in lines if line.ok)
-        flows_done = await _run_flows(app_ctx, box.dataset)
+        flows_done = await _run_flows(app_ctx, box)
         attention_lines = await _attention_summary(app_ctx)
         console.rule("summary")
         console.print(
