@@ -138,3 +138,38 @@ async def test_as_they_arrive_drains_the_webhook_inbox(h: Harness) -> None:
         assert await tx.inbox.counts() == {"done": 1}
         link = await tx.links.get("default", "invoice", str(invoice_id))
     assert link is not None, "the event's invoice was posted to Fusion"
+
+
+async def test_flows_that_write_the_same_records_share_a_lease(h: Harness) -> None:
+    """F2 runs F1 for unsynced suppliers, and the inbox runs the invoice code: they exclude each other."""
+    one, two = _daemon(h, "w1"), _daemon(h, "w2")
+    jobs = {j.flow: j for j in one.jobs()}
+    assert (
+        jobs["suppliers"].lease_name == jobs["purchase-orders"].lease_name == "default/procurement"
+    )
+    assert jobs["invoices"].lease_name == jobs["payments"].lease_name == "default/receivables"
+    first, second = await asyncio.gather(
+        one.run_job(jobs["suppliers"]), two.run_job(jobs["purchase-orders"])
+    )
+    assert sorted([first.skipped_lease, second.skipped_lease]) == [False, True]
+    vendors = [
+        v
+        for v in h.table("vendors")
+        if any(e["key"] == "fusion.SupplierId" for e in v.get("externalData") or [])
+    ]
+    assert len(vendors) == len(h.dataset.expected.suppliers.eligible)
+
+
+async def test_a_command_waits_for_nobody_it_says_who_holds_the_lease(h: Harness) -> None:
+    import pytest
+
+    from ml_connector.runtime.leases import LeaseBusy, held
+
+    async with held(h.store, "default", "invoices", holder="daemon-a"):
+        with pytest.raises(
+            LeaseBusy, match=r"default/receivables is running in another process \(daemon-a\)"
+        ):
+            async with held(h.store, "default", "inbox", holder="sync:1"):
+                pass
+    async with held(h.store, "default", "payments", holder="sync:1") as name:
+        assert name == "default/receivables"

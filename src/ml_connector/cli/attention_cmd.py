@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 
 import typer
 from rich.markup import escape
@@ -16,6 +17,7 @@ from ml_connector.flows.inbox_worker import InboxWorker
 from ml_connector.flows.registry import make_flow
 from ml_connector.runtime.clients import open_clients
 from ml_connector.runtime.context import AppContext
+from ml_connector.runtime.leases import held
 from ml_connector.store.records import AttentionItem, NewInboxEvent
 from ml_connector.store.states import AttentionState
 
@@ -181,10 +183,13 @@ async def replay_items(app_ctx: AppContext, item_ids: list[int], who: str) -> li
                     servicetitan=clients.servicetitan,
                 )
                 mine = [item for item in items if item.connection == connection]
+                holder = f"replay:{os.getpid()}"
                 if any(item.flow in RECEIVABLES for item in mine):
-                    await InboxWorker(ctx=ctx).drain()
+                    async with held(store, connection, "invoices", holder=holder):
+                        await InboxWorker(ctx=ctx).drain()
                 for flow in sorted({item.flow for item in mine if item.flow not in RECEIVABLES}):
-                    await make_flow(flow.replace("_", "-"), ctx).run(full=True)
+                    async with held(store, connection, flow, holder=holder):
+                        await make_flow(flow.replace("_", "-"), ctx).run(full=True)
             finally:
                 await clients.aclose()
         async with store.transaction() as tx:

@@ -7,6 +7,7 @@ and audits without writing to either system or moving the cursor.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 
 import typer
@@ -20,6 +21,7 @@ from ml_connector.flows.registry import FLOWS, make_flow
 from ml_connector.flows.summary import RunSummary
 from ml_connector.runtime.clients import open_clients
 from ml_connector.runtime.context import AppContext
+from ml_connector.runtime.leases import held
 
 
 def register(app: typer.Typer) -> None:
@@ -76,7 +78,10 @@ async def sync_flow(
                 dry_run=dry_run,
                 progress=tick,
             )
-            return await make_flow(flow, ctx).run(since=since, full=full)
+            if dry_run:  # writes nothing, so it needs no lease
+                return await make_flow(flow, ctx).run(since=since, full=full)
+            async with held(store, connection, flow, holder=f"sync:{os.getpid()}"):
+                return await make_flow(flow, ctx).run(since=since, full=full)
         finally:
             await clients.aclose()
     finally:

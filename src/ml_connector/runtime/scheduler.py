@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from ml_connector.runtime.leases import lease_name
 from ml_connector.settings import ConnectionSettings
 
 INTERVAL_FLOWS = {
@@ -37,7 +38,7 @@ class Job:
 
     @property
     def lease_name(self) -> str:
-        return f"{self.connection}/{self.flow}"
+        return lease_name(self.connection, self.flow)
 
     def next_due(self, after: datetime, rng: random.Random) -> datetime:
         """The first run time strictly after ``after``."""
