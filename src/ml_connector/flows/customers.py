@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ml_connector.errors import NeedsAttentionError
+from ml_connector.errors import ConnectorError, NeedsAttentionError
 from ml_connector.mapping.decisions import Decisions
 from ml_connector.store import Tx
 from ml_connector.systems.servicetitan import models as st
@@ -78,6 +78,7 @@ class CustomerResolver:
         if external:
             return self._found(cid, external.strip(), f"externalData {EXTERNAL_KEY!r}", d)
         tried.append(f"externalData {EXTERNAL_KEY!r}")
+        candidates = await self._candidates(record.name)
         field_hint = (
             f'set its "{mapping.customer_account_field}" custom field in ServiceTitan, or '
             if mapping.customer_account_field
@@ -86,9 +87,30 @@ class CustomerResolver:
         raise NeedsAttentionError(
             "unmapped_customer",
             f"ServiceTitan customer {cid} ({record.name}) of {what} has no Fusion account number; "
-            f"tried: {', '.join(tried)}",
+            f"tried: {', '.join(tried)}; "
+            + (
+                f"Fusion accounts with that name: {', '.join(candidates)}"
+                if candidates
+                else "no Fusion account has that name"
+            ),
             suggestion=f'{field_hint}add customers."{cid}" = "<Fusion account number>" to '
             "mapping.receivables, then replay",
+        )
+
+    async def _candidates(self, name: str) -> list[str]:
+        """Fusion accounts whose customer name equals the ServiceTitan customer's (best effort)."""
+        if not name:
+            return []
+        try:
+            sites = await self.ctx.fusion.sites_by_customer_name(name)
+        except ConnectorError:
+            return []  # candidates are a hint; failing to list them must not hide the real reason
+        return sorted(
+            {
+                f"{s.AccountNumber} ({s.CustomerName}, site {s.BillToSiteNumber})"
+                for s in sites
+                if s.AccountNumber
+            }
         )
 
     @staticmethod

@@ -191,6 +191,18 @@ class ReceivablesApi(FusionBase):
         )
         return [CustomerAccountSite.model_validate(r) for r in rows]
 
+    async def sites_by_customer_name(
+        self, name: str, *, limit: int = 5
+    ) -> list[CustomerAccountSite]:
+        """Bill-to sites whose customer name matches (the finder's ``CustomerName``): candidates a
+        person can pick from when a ServiceTitan customer has no Fusion account number."""
+        finder = f"{SITE_FINDER};CustomerName={query.literal(name)}"
+        page = await self._session.get_json(
+            "receivablesCustomerAccountSiteActivities",
+            {"finder": finder, "onlyData": "true", "limit": str(limit)},
+        )
+        return [CustomerAccountSite.model_validate(r) for r in page.get("items") or []][:limit]
+
     async def customer_account_with_sites(
         self, account_number: str
     ) -> tuple[CustomerAccount, list[CustomerAccountSite]] | None:
