@@ -21,18 +21,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
 
 from ml_connector.errors import NeedsAttentionError, RetriableError
-from ml_connector.http.errors import WriteMaybeCommitted
 from ml_connector.mapping.decisions import version_hash
-from ml_connector.mapping.payments import Application, ReceiptPlan, map_payment
+from ml_connector.mapping.payments import ReceiptPlan, map_payment
 from ml_connector.store import Tx
 from ml_connector.store.states import AuditAction
 from ml_connector.systems.fusion.errors import ActionUnavailable
 from ml_connector.systems.servicetitan import models as st
 
 from . import invoices
+from .applications import APPLICATION, WAITING, Applier
 from .base import Attempt, FlowContext, attempt, succeed
 from .customers import CustomerResolver, remember
 from .exactly_once import create_once, finish
@@ -41,10 +40,6 @@ from .summary import Outcome, RunSummary
 
 FLOW = "payments"
 ENTITY = "payment"
-APPLICATION = "receipt_application"
-INSTALLMENT = "invoice_installment"
-#: marker links keyed ``paymentId:invoiceId`` → "waiting" until the invoice posts, then "applied"
-WAITING = "receipt_application_waiting"
 EXPORT_MARK = "payment_export_mark"
 BY_HAND = "apply_in_fusion"
 log = logging.getLogger(__name__)
@@ -57,6 +52,7 @@ class PaymentFlow:
         self.ctx = ctx
         self.validator = validator or ReceivablesValidator.for_context(ctx)
         self.customers = CustomerResolver(ctx=ctx)
+        self.applier = Applier(ctx=ctx)
 
     def new_summary(self) -> RunSummary:
         ctx = self.ctx
@@ -267,7 +263,7 @@ class PaymentFlow:
                 by_hand.append((key, f"{app.amount} to invoice {app.st_invoice_id}"))
                 continue
             try:
-                await self._apply(key, app, receipt_id, int(invoice.target_id))
+                await self.applier.apply(key, app, receipt_id, int(invoice.target_id))
             except ActionUnavailable:
                 by_hand.append((key, f"{app.amount} to invoice {app.st_invoice_id}"))
                 continue
@@ -286,91 +282,6 @@ class PaymentFlow:
                 "apply_method is 'attention'), then resolve this item",
             )
         return applied
-
-    async def _apply(
-        self, key: str, app: Application, receipt_id: int, transaction_id: int
-    ) -> None:
-        ctx = self.ctx
-        business_key = f"{APPLICATION}:{key}"
-        async with ctx.store.transaction() as tx:
-            if await tx.writes.pending(ctx.connection, FLOW, business_key):
-                raise NeedsAttentionError(
-                    "application_uncertain",
-                    f"an earlier application {key} may have been made in Fusion (no answer came back)",
-                    suggestion="check receipt applications in Fusion; apply by hand if missing, then resolve",
-                )
-        # the installment's open balance before applying is what tells, after a lost answer,
-        # whether the application took effect (Fusion has no key to look an application up by)
-        invoice_key = key.split(":")[1]
-        rows = await ctx.fusion.invoice_installments(transaction_id)
-        first = min(rows, key=lambda r: r.InstallmentId)
-        installment_id = first.InstallmentId
-        before = first.InstallmentBalanceDue
-        async with ctx.store.transaction() as tx:
-            await self._link(tx, INSTALLMENT, invoice_key, str(installment_id), None)
-            intent = await tx.writes.record_intent(
-                connection=ctx.connection,
-                flow=FLOW,
-                target_system="fusion",
-                operation="apply",
-                business_key=business_key,
-                payload_hash=version_hash({"amount": app.amount, "installment": installment_id}),
-            )
-        try:
-            result = await ctx.fusion.apply_receipt(receipt_id, installment_id, app.amount)
-        except WriteMaybeCommitted as exc:
-            target = await self._after_lost_answer(
-                intent.id, key, app, transaction_id, installment_id, before, exc
-            )
-        except Exception as exc:
-            # a definite answer (refusal, action missing, nothing sent): nothing was applied
-            async with ctx.store.transaction() as tx:
-                await tx.writes.fail(intent.id, error=str(exc)[:2000])
-            raise
-        else:
-            target = str(result.application_id or "applied")
-        async with ctx.store.transaction() as tx:
-            if target.startswith("adopted:"):
-                await tx.writes.adopt(intent.id, target_id=target)
-            else:
-                await tx.writes.complete(intent.id, target_id=target)
-            await self._link(tx, APPLICATION, key, target, None)
-            if await tx.links.get(ctx.connection, WAITING, key) is not None:
-                await self._link(tx, WAITING, key, "applied", None)
-
-    async def _after_lost_answer(
-        self,
-        intent_id: int,
-        key: str,
-        app: Application,
-        transaction_id: int,
-        installment_id: int,
-        before: Decimal | None,
-        exc: Exception,
-    ) -> str:
-        """Read the balance again: down by exactly the amount → it was applied (adopt); unchanged
-        → it was not (the intent is closed and the payment retried next run); anything else →
-        a person checks. Never a blind second application."""
-        ctx = self.ctx
-        rows = await ctx.fusion.invoice_installments(transaction_id)
-        after = next(
-            (r.InstallmentBalanceDue for r in rows if r.InstallmentId == installment_id), None
-        )
-        if before is not None and after is not None:
-            if after == before - app.amount:
-                return f"adopted:{installment_id}"
-            if after == before:
-                async with ctx.store.transaction() as tx:
-                    await tx.writes.fail(intent_id, error=f"not applied (balance unchanged): {exc}")
-                raise RetriableError(
-                    f"applying {app.amount} to invoice {key} got no answer and did not take effect"
-                ) from exc
-        raise NeedsAttentionError(
-            "application_uncertain",
-            f"applying {app.amount} to invoice {key} got no answer; the installment balance went "
-            f"from {before} to {after}",
-            suggestion="check receipt applications in Fusion; apply by hand if missing, then resolve",
-        ) from exc
 
     async def _link(
         self, tx: Tx, entity: str, source_id: str, target_id: str, digest: str | None

@@ -47,3 +47,50 @@ def fusion_writes(h: Harness) -> int:
         + len(h.sandbox.fusion.receipts)
         + len(h.sandbox.fusion.applications)
     )
+
+
+class LateApply:
+    """ASGI wrapper over the Fusion simulator: the first ``applyReceipt`` is held back and answered
+    504 (the answer is lost, DESIGN §3.4), and reaches Fusion only when the test calls
+    :meth:`commit` — a request Fusion commits *after* the connector read the balance again."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.held: tuple[dict[str, Any], bytes] | None = None
+        self.holding = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = str(scope.get("path", ""))
+        if self.holding and scope["type"] == "http" and path.endswith("/action/applyReceipt"):
+            self.holding = False
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body"):
+                    break
+            self.held = (scope, body)
+            await send({"type": "http.response.start", "status": 504, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await self.app(scope, receive, send)
+
+    async def commit(self) -> int:
+        """Deliver the held request to Fusion now; returns the status Fusion answered."""
+        assert self.held is not None
+        scope, body = self.held
+        self.held = None
+        statuses: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(int(message["status"]))
+
+        await self.app(scope, receive, send)
+        return statuses[0]

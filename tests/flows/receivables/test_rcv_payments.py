@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from flow_kit import Harness
-from rcv_kit import REASONS, applications, fusion_invoices, fusion_receipts, fusion_writes
+from rcv_kit import (
+    REASONS,
+    LateApply,
+    applications,
+    fusion_invoices,
+    fusion_receipts,
+    fusion_writes,
+)
 
 from ml_connector.flows.invoices import InvoiceFlow
 from ml_connector.flows.payments import FLOW, PaymentFlow
@@ -150,3 +158,51 @@ async def test_payments_dry_run_writes_nothing(h: Harness) -> None:
     assert summary.created == len(h.dataset.expected.payments.eligible)
     assert h.sandbox.fusion.receipts == {}
     assert h.st_writes() == before_st
+
+
+def a_payment_with_applications(h: Harness) -> int:
+    return min(p for p, e in h.dataset.expected.payments.eligible.items() if e.applications)
+
+
+async def test_an_application_fusion_commits_after_the_reread_is_adopted_not_applied_again(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DESIGN §3.2 rule 2 / §5 "Receipt application": the first applyReceipt loses its answer and
+    Fusion commits it only after the connector read the balance again (unchanged). The intent
+    stays pending with its ``before`` balance; the next attempt sees the balance down by the
+    amount and adopts: exactly one application."""
+    await InvoiceFlow(h.ctx()).run()
+    pid = a_payment_with_applications(h)
+    late = LateApply(h.sandbox.fusion_app)
+    monkeypatch.setattr(h.sandbox, "fusion_app", late)
+    first = await PaymentFlow(h.ctx()).sync_ids([pid])
+    assert first.failed == 1
+    async with h.store.transaction() as tx:
+        assert len(await tx.writes.pending("default", FLOW)) == 1
+    assert await late.commit() < 300  # Fusion commits the held request now
+    h.later()
+    second = await PaymentFlow(h.ctx()).sync_ids([pid])
+    assert second.failed == 0
+    assert applications(h)[number(h, pid)] == expected_applications(h)[number(h, pid)]
+    async with h.store.transaction() as tx:
+        assert await tx.writes.pending("default", FLOW) == []
+    assert str(pid) not in await open_attention(h, FLOW)
+
+
+async def test_an_application_lost_and_never_committed_is_applied_once_on_the_next_attempt(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The held request never reaches Fusion: the next attempt finds the balance still at the
+    recorded ``before``, fails the old intent and applies (DESIGN §5 "Receipt application")."""
+    await InvoiceFlow(h.ctx()).run()
+    pid = a_payment_with_applications(h)
+    late = LateApply(h.sandbox.fusion_app)
+    monkeypatch.setattr(h.sandbox, "fusion_app", late)
+    assert (await PaymentFlow(h.ctx()).sync_ids([pid])).failed == 1
+    late.held = None  # lost for good
+    h.later()
+    second = await PaymentFlow(h.ctx()).sync_ids([pid])
+    assert second.failed == 0
+    assert applications(h)[number(h, pid)] == expected_applications(h)[number(h, pid)]
+    async with h.store.transaction() as tx:
+        assert await tx.writes.pending("default", FLOW) == []
