@@ -274,14 +274,34 @@ class PaymentFlow:
                 for key, _text in by_hand:
                     # a person applies it; the connector does not try again
                     await self._link(tx, APPLICATION, key, BY_HAND, None)
+                earlier = await self._unresolved_by_hand(tx, payment_id, plan)
+            # the attention item is one per payment and its message is replaced: it names every
+            # by-hand application still open, not only this run's (invoices post at different times)
+            texts = [*earlier, *(text for key, text in by_hand if text not in earlier)]
             raise NeedsAttentionError(
                 "apply_in_fusion",
                 f"receipt {plan.payload['ReceiptNumber']} was created unapplied: apply "
-                + "; ".join(text for _key, text in by_hand),
+                + "; ".join(texts),
                 suggestion="apply the receipt in Fusion (this pod has no applyReceipt action, or "
                 "apply_method is 'attention'), then resolve this item",
             )
         return applied
+
+    async def _unresolved_by_hand(self, tx: Tx, payment_id: int, plan: ReceiptPlan) -> list[str]:
+        """By-hand applications of the payment named by its still open "apply in Fusion" item
+        (once a person resolved that item, they are done and not named again)."""
+        ctx = self.ctx
+        item = await tx.attention.find_active(ctx.connection, FLOW, str(payment_id))
+        if item is None or item.reason != "apply_in_fusion":
+            return []
+        texts: list[str] = []
+        for app in plan.applications:
+            done = await tx.links.get(
+                ctx.connection, APPLICATION, f"{payment_id}:{app.st_invoice_id}"
+            )
+            if done is not None and done.target_id == BY_HAND:
+                texts.append(f"{app.amount} to invoice {app.st_invoice_id}")
+        return texts
 
     async def _link(
         self, tx: Tx, entity: str, source_id: str, target_id: str, digest: str | None

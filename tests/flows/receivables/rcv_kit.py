@@ -19,7 +19,7 @@ def fusion_invoices(h: Harness) -> dict[str, Any]:
     counts = Counter(i.CrossReference for i in h.sandbox.fusion.invoices.values())
     dupes = {k: n for k, n in counts.items() if n > 1}
     assert not dupes, f"duplicate Fusion invoices: {dupes}"
-    return {i.CrossReference: i for i in h.sandbox.fusion.invoices.values()}
+    return {str(i.CrossReference): i for i in h.sandbox.fusion.invoices.values()}
 
 
 def fusion_receipts(h: Harness) -> dict[str, Any]:

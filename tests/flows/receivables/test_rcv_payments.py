@@ -206,3 +206,41 @@ async def test_an_application_lost_and_never_committed_is_applied_once_on_the_ne
     assert applications(h)[number(h, pid)] == expected_applications(h)[number(h, pid)]
     async with h.store.transaction() as tx:
         assert await tx.writes.pending("default", FLOW) == []
+
+
+async def attention_message(h: Harness, source_id: str) -> str:
+    async with h.store.transaction() as tx:
+        item = await tx.attention.find_active("default", FLOW, source_id)
+    assert item is not None
+    return item.message
+
+
+async def test_apply_in_fusion_names_every_open_by_hand_application_of_a_split_payment(
+    h: Harness,
+) -> None:
+    """DESIGN §5 "Receipt application" (apply_method = "attention"): a payment split over two
+    invoices posted at different times; the second "apply in Fusion" message still names the
+    first application, which nobody has applied yet."""
+    receivables = h.settings.mapping.receivables.model_copy(update={"apply_method": "attention"})
+    mapping = h.settings.mapping.model_copy(update={"receivables": receivables})
+    h.settings = h.settings.model_copy(update={"mapping": mapping})
+    split = {
+        p: sorted(inv for inv, _amount in e.applications)
+        for p, e in h.dataset.expected.payments.eligible.items()
+        if len(e.applications) >= 2
+    }
+    assert split, "the default data set has a payment applied to two invoices"
+    pid = min(split)
+    first_invoice, second_invoice = split[pid][:2]
+    await InvoiceFlow(h.ctx()).sync_ids([first_invoice])
+    await PaymentFlow(h.ctx()).sync_ids([pid])
+    message = await attention_message(h, str(pid))
+    assert f"to invoice {first_invoice}" in message
+    assert f"to invoice {second_invoice}" not in message
+    h.later()
+    await InvoiceFlow(h.ctx()).sync_ids([second_invoice])
+    await PaymentFlow(h.ctx()).sync_ids([pid])
+    message = await attention_message(h, str(pid))
+    assert f"to invoice {first_invoice}" in message
+    assert f"to invoice {second_invoice}" in message
+    assert h.sandbox.fusion.applications == {}
