@@ -24,7 +24,7 @@ from datetime import datetime
 
 from ml_connector.errors import NeedsAttentionError, RetriableError
 from ml_connector.mapping.decisions import version_hash
-from ml_connector.mapping.payments import ReceiptPlan, map_payment
+from ml_connector.mapping.payments import ReceiptPlan, map_payment, receipt_number
 from ml_connector.store import Tx
 from ml_connector.store.states import AuditAction
 from ml_connector.systems.fusion.errors import ActionUnavailable
@@ -127,6 +127,7 @@ class PaymentFlow:
             link = await tx.links.get(ctx.connection, ENTITY, record.source_id)
         if link is None and (not payment.active or payment.syncStatus == "Exported"):
             d.add("eligibility", f"active={payment.active}, syncStatus {payment.syncStatus}")
+            await self._unposted_or_attention(payment)
             async with ctx.store.transaction() as tx:
                 await succeed(tx, ctx, record, AuditAction.SKIP, target_id=None)
             return Outcome.SKIPPED
@@ -205,6 +206,30 @@ class PaymentFlow:
                 request=request,
             )
         return Outcome.ADOPTED if created.adopted else Outcome.CREATED
+
+    async def _unposted_or_attention(self, payment: st.Payment) -> None:
+        """An ineligible payment is skipped only when no earlier create of its receipt may have
+        committed: with a pending intent (a lost answer) the receipt is looked up first — found
+        means Fusion holds a receipt for a payment no longer valid, which a person reverses."""
+        ctx = self.ctx
+        number = receipt_number(ctx.mapping.receivables, payment.id)
+        business_key = f"{ENTITY}:{number}"
+        async with ctx.store.transaction() as tx:
+            pending = await tx.writes.pending(ctx.connection, FLOW, business_key)
+        if not pending:
+            return
+        found = await ctx.fusion.find_receipt(number)
+        if found is not None:
+            raise NeedsAttentionError(
+                "voided_after_posting",
+                f"payment {payment.id} is no longer eligible (active={payment.active}, syncStatus "
+                f"{payment.syncStatus}) but its receipt {number} was created in Fusion "
+                f"(id {found.StandardReceiptId}) by an attempt whose answer was lost",
+                suggestion="reverse the receipt in Fusion if the payment is void, then resolve",
+            )
+        async with ctx.store.transaction() as tx:
+            for intent in pending:
+                await tx.writes.fail(intent.id, error="not created; the payment became ineligible")
 
     async def _check_invoices(self, payment: st.Payment, plan: ReceiptPlan) -> None:
         """A payment applied to an invoice that will never post needs a person before posting."""

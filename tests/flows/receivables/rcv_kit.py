@@ -50,12 +50,14 @@ def fusion_writes(h: Harness) -> int:
 
 
 class LateApply:
-    """ASGI wrapper over the Fusion simulator: the first ``applyReceipt`` is held back and answered
+    """ASGI wrapper over the Fusion simulator: the first POST to ``suffix`` (by default
+    ``applyReceipt``) is held back and answered
     504 (the answer is lost, DESIGN §3.4), and reaches Fusion only when the test calls
     :meth:`commit` — a request Fusion commits *after* the connector read the balance again."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, suffix: str = "/action/applyReceipt") -> None:
         self.app = app
+        self.suffix = suffix
         self.held: tuple[dict[str, Any], bytes] | None = None
         self.holding = True
 
@@ -64,7 +66,12 @@ class LateApply:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = str(scope.get("path", ""))
-        if self.holding and scope["type"] == "http" and path.endswith("/action/applyReceipt"):
+        if (
+            self.holding
+            and scope["type"] == "http"
+            and scope.get("method") == "POST"
+            and path.endswith(self.suffix)
+        ):
             self.holding = False
             body = b""
             while True:

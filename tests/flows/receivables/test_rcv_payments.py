@@ -244,3 +244,50 @@ async def test_apply_in_fusion_names_every_open_by_hand_application_of_a_split_p
     assert f"to invoice {first_invoice}" in message
     assert f"to invoice {second_invoice}" in message
     assert h.sandbox.fusion.applications == {}
+
+
+async def lose_the_receipt_create(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, pid: int
+) -> LateApply:
+    """The first receipt POST gets no answer and is not (yet) in Fusion: the intent stays pending."""
+    late = LateApply(h.sandbox.fusion_app, suffix="/standardReceipts")
+    monkeypatch.setattr(h.sandbox, "fusion_app", late)
+    assert (await PaymentFlow(h.ctx()).sync_ids([pid])).failed == 1
+    assert late.held is not None
+    async with h.store.transaction() as tx:
+        assert len(await tx.writes.pending("default", FLOW)) == 1
+    return late
+
+
+async def test_a_payment_voided_after_a_lost_create_that_committed_goes_to_attention(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DESIGN §3.2 rule 2: the pending intent is checked before the eligibility skip; Fusion holds
+    the receipt (committed late), so the voided payment is not skipped silently."""
+    await InvoiceFlow(h.ctx()).run()
+    pid = a_payment_with_applications(h)
+    late = await lose_the_receipt_create(h, monkeypatch, pid)
+    assert await late.commit() < 300
+    h.later()
+    h.sandbox.servicetitan.update_payment(pid, active=False)
+    await PaymentFlow(h.ctx()).sync_ids([pid])
+    assert (await open_attention(h, FLOW)).get(str(pid)) == "voided_after_posting"
+    assert number(h, pid) in fusion_receipts(h)
+
+
+async def test_a_payment_voided_after_a_lost_create_that_never_committed_is_skipped(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receipt is not in Fusion: the pending intent is failed and the payment skipped."""
+    await InvoiceFlow(h.ctx()).run()
+    pid = a_payment_with_applications(h)
+    late = await lose_the_receipt_create(h, monkeypatch, pid)
+    late.held = None
+    h.later()
+    h.sandbox.servicetitan.update_payment(pid, active=False)
+    summary = await PaymentFlow(h.ctx()).sync_ids([pid])
+    assert summary.skipped == 1
+    assert str(pid) not in await open_attention(h, FLOW)
+    assert number(h, pid) not in fusion_receipts(h)
+    async with h.store.transaction() as tx:
+        assert await tx.writes.pending("default", FLOW) == []
