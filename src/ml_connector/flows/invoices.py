@@ -35,6 +35,7 @@ from ml_connector.systems.servicetitan.payloads import MarkExported
 from .base import Attempt, FlowContext, attempt, succeed
 from .customers import CustomerResolver, ResolvedCustomer, remember
 from .exactly_once import create_once, finish
+from .ineligible import invoice_before_skip
 from .receivables_validation import ReceivablesValidator
 from .summary import Outcome, RunSummary
 
@@ -161,6 +162,7 @@ class InvoiceFlow:
             reason = eligible(invoice, ctx)
             if reason is not None:
                 record.decisions.add("eligibility", reason, source=invoice.id)
+                await invoice_before_skip(ctx, invoice, reason, flow=FLOW, entity=ENTITY)
                 async with ctx.store.transaction() as tx:
                     await succeed(tx, ctx, record, AuditAction.SKIP, target_id=None)
                 return Outcome.SKIPPED

@@ -35,6 +35,7 @@ from .applications import APPLICATION, WAITING, Applier
 from .base import Attempt, FlowContext, attempt, succeed
 from .customers import CustomerResolver, remember
 from .exactly_once import create_once, finish
+from .ineligible import settle_before_skip
 from .receivables_validation import ReceivablesValidator
 from .summary import Outcome, RunSummary
 
@@ -216,20 +217,18 @@ class PaymentFlow:
         business_key = f"{ENTITY}:{number}"
         async with ctx.store.transaction() as tx:
             pending = await tx.writes.pending(ctx.connection, FLOW, business_key)
-        if not pending:
-            return
-        found = await ctx.fusion.find_receipt(number)
-        if found is not None:
-            raise NeedsAttentionError(
-                "voided_after_posting",
-                f"payment {payment.id} is no longer eligible (active={payment.active}, syncStatus "
-                f"{payment.syncStatus}) but its receipt {number} was created in Fusion "
-                f"(id {found.StandardReceiptId}) by an attempt whose answer was lost",
-                suggestion="reverse the receipt in Fusion if the payment is void, then resolve",
-            )
-        async with ctx.store.transaction() as tx:
-            for intent in pending:
-                await tx.writes.fail(intent.id, error="not created; the payment became ineligible")
+
+        async def find() -> str | None:
+            found = await ctx.fusion.find_receipt(number)
+            return None if found is None else str(found.StandardReceiptId)
+
+        await settle_before_skip(
+            ctx,
+            pending,
+            find,
+            what=f"payment {payment.id} (receipt {number})",
+            why=f"active={payment.active}, syncStatus {payment.syncStatus}",
+        )
 
     async def _check_invoices(self, payment: st.Payment, plan: ReceiptPlan) -> None:
         """A payment applied to an invoice that will never post needs a person before posting."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from flow_kit import Harness
-from rcv_kit import fusion_invoices
+from rcv_kit import LateApply, fusion_invoices
 
 from ml_connector.errors import RetriableError
 from ml_connector.flows.invoices import FLOW, InvoiceFlow
@@ -285,3 +285,48 @@ async def test_a_transient_failure_holds_the_token_and_the_next_run_finishes(h: 
     assert set(fusion_invoices(h)) == {str(i) for i in h.dataset.expected.invoices.eligible}
     async with h.store.transaction() as tx:
         assert (await tx.cursors.get("default", FLOW)).token
+
+
+async def lose_the_invoice_create(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, ident: int
+) -> LateApply:
+    """The invoice POST gets no answer and is not (yet) in Fusion: its intent stays pending."""
+    late = LateApply(h.sandbox.fusion_app, suffix="/receivablesInvoices")
+    monkeypatch.setattr(h.sandbox, "fusion_app", late)
+    assert (await InvoiceFlow(h.ctx()).sync_ids([ident])).failed == 1
+    assert late.held is not None
+    async with h.store.transaction() as tx:
+        assert len(await tx.writes.pending("default", FLOW)) == 1
+    return late
+
+
+async def test_an_invoice_voided_after_a_lost_create_that_committed_goes_to_attention(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DESIGN §3.2 rule 2: a pending intent is settled before the eligibility skip; Fusion holds
+    the invoice (committed after the lookup), so the voided invoice is not skipped silently."""
+    ident = min(h.dataset.expected.invoices.eligible)
+    late = await lose_the_invoice_create(h, monkeypatch, ident)
+    assert await late.commit() < 300
+    h.later()
+    h.sandbox.servicetitan.update_invoice(ident, active=False)
+    await InvoiceFlow(h.ctx()).sync_ids([ident])
+    assert (await open_attention(h, FLOW)).get(str(ident)) == "voided_after_posting"
+    assert str(ident) in fusion_invoices(h)
+
+
+async def test_an_invoice_voided_after_a_lost_create_that_never_committed_is_skipped(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not in Fusion: the pending intent is failed and the invoice skipped (DESIGN §3.2 rule 2)."""
+    ident = min(h.dataset.expected.invoices.eligible)
+    late = await lose_the_invoice_create(h, monkeypatch, ident)
+    late.held = None
+    h.later()
+    h.sandbox.servicetitan.update_invoice(ident, active=False)
+    summary = await InvoiceFlow(h.ctx()).sync_ids([ident])
+    assert summary.skipped == 1
+    assert str(ident) not in await open_attention(h, FLOW)
+    assert str(ident) not in fusion_invoices(h)
+    async with h.store.transaction() as tx:
+        assert await tx.writes.pending("default", FLOW) == []
