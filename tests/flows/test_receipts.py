@@ -139,3 +139,44 @@ async def test_dry_run_sends_nothing(h: Harness) -> None:
     async with h.store.transaction() as tx:
         assert (await tx.cursors.get("default", FLOW)).watermark is None
         assert await tx.links.count("default", "receipt") == 0
+
+
+async def test_a_receipt_changed_mid_read_does_not_push_a_later_one_out_of_the_run(
+    h: Harness,
+) -> None:
+    """DESIGN §3.2 rule 1: the receipt list is paged by offset, so no ``modifiedBefore`` is sent.
+
+    r1 < r2 < r3 by id; r2 was cancelled long after (its ``modifiedOn`` moves the cursor past r3's
+    overlap). Pages of 2: between page 1 and page 2 r1 is cancelled. With an upper bound r1 would
+    leave the filtered list, r3 would slide onto page 1 (already read) and never reach Fusion."""
+    pos = await _synced(h)
+    first, second, third = (pos[n] for n in sorted(pos)[:3])
+    h.later()
+    r1, r2, r3 = _receive(h, first), _receive(h, second), _receive(h, third)
+    assert r1 < r2 < r3
+    h.later(600)  # well past the cursor overlap
+    h.sandbox.servicetitan.cancel_receipt(r2)
+    h.later()
+    ctx = h.ctx()
+    ctx.servicetitan.page_size = 2
+    flow = ReceiptFlow(ctx)
+    plain_sync = flow.sync
+    synced: list[str] = []
+
+    async def sync_then_cancel_r1(receipt: Any, summary: Any) -> bool:
+        passed = await plain_sync(receipt, summary)
+        synced.append(str(receipt.id))
+        if len(synced) == 2:  # page 1 done; page 2 is fetched next
+            h.later(5)  # the run takes a while: the cancel is stamped after its start
+            h.sandbox.servicetitan.cancel_receipt(r1)
+        return passed
+
+    flow.sync = sync_then_cancel_r1  # type: ignore[method-assign]
+    summary = await flow.run()
+    assert synced[:2] == [str(r1), str(r2)]
+    h.later()
+    await ReceiptFlow(h.ctx()).run()
+    async with h.store.transaction() as tx:
+        sent = await tx.links.get("default", "receipt", str(r3))
+        assert sent is not None, f"receipt {r3} never reached Fusion (first run: {summary.ids})"
+    assert len(h.sandbox.fusion.receipt_requests) == 2  # r1 and r3; r2 was cancelled first

@@ -8,8 +8,10 @@ receipt cancelled in ServiceTitan goes to attention too (a return in Fusion need
 
 The ServiceTitan receipt list is paged by offset and not ordered by ``modifiedOn``: the window is
 ``[cursor − overlap, run start)``, the cursor moves to the newest ``modifiedOn`` processed, and
-only once the whole window is done (a row changed mid-read is newer than the run start and comes
-in the next window).
+only once the whole window is done. Only the lower bound goes to ServiceTitan (sorted by id): with
+``modifiedBefore`` a receipt changed mid-read would drop out of the filtered list and shift a later
+one back across a page boundary, never read. Rows at or after the run start are skipped here and
+left out of the cursor; they come in the next window (DESIGN §3.2 rule 1).
 """
 
 from __future__ import annotations
@@ -48,14 +50,14 @@ class ReceiptFlow:
         )
         newest: tuple[datetime, int] | None = None
         blocked = False
-        async for receipt in ctx.servicetitan.receipts_changed_since(
-            window.since, before=window.until
-        ):
+        async for receipt in ctx.servicetitan.receipts_changed_since(window.since):
+            stamp = receipt.modifiedOn or receipt.createdOn
+            if stamp is not None and stamp >= window.until:
+                continue  # changed during the run: it is in the next window, not this cursor
             passed = await self.sync(receipt, summary)
             blocked = blocked or not passed
-            stamp = receipt.modifiedOn or receipt.createdOn
             if passed and stamp is not None:
-                key = (min(stamp, window.until), receipt.id)
+                key = (stamp, receipt.id)
                 newest = key if newest is None else max(newest, key)
         if newest is not None and not blocked:
             async with ctx.store.transaction() as tx:

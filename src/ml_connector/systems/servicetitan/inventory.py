@@ -212,13 +212,17 @@ class InventoryApi(STBase):
         self,
         since: datetime | None = None,
         *,
-        before: datetime | None = None,
         purchase_order_ids: Iterable[int] | None = None,
     ) -> AsyncIterator[Receipt]:
-        """Receipts modified at or after ``since``, active or not; optionally only for some POs
-        (50 PO ids per call). There is no receipt export and no GET by id (§6.3)."""
+        """Receipts modified at or after ``since``, active or not, in id order; optionally only
+        for some POs (50 PO ids per call). There is no receipt export and no GET by id (§6.3).
+
+        No upper bound is sent on purpose (DESIGN §3.2 rule 1): the list is paged by offset, and
+        with ``modifiedBefore`` a receipt modified mid-read would leave the filtered set and
+        shift a later one back across a page boundary, unread. Without it a changed row keeps its
+        place in id order; the caller drops rows newer than its window itself."""
         params: dict[str, Any] = {"active": "Any"}
-        _window(params, "modified", since, before)
+        _window(params, "modified", since, None)
         batches: list[list[int] | None] = (
             list(chunks(purchase_order_ids)) if purchase_order_ids is not None else [None]
         )
