@@ -291,3 +291,32 @@ async def test_a_payment_voided_after_a_lost_create_that_never_committed_is_skip
     assert number(h, pid) not in fusion_receipts(h)
     async with h.store.transaction() as tx:
         assert await tx.writes.pending("default", FLOW) == []
+
+
+async def test_apply_in_fusion_after_a_person_resolved_names_only_the_new_application(
+    h: Harness,
+) -> None:
+    """Once the first "apply in Fusion" item is resolved (a person applied it), the item opened
+    for the second invoice names only the second application."""
+    receivables = h.settings.mapping.receivables.model_copy(update={"apply_method": "attention"})
+    mapping = h.settings.mapping.model_copy(update={"receivables": receivables})
+    h.settings = h.settings.model_copy(update={"mapping": mapping})
+    split = {
+        p: sorted(inv for inv, _amount in e.applications)
+        for p, e in h.dataset.expected.payments.eligible.items()
+        if len(e.applications) >= 2
+    }
+    pid = min(split)
+    first_invoice, second_invoice = split[pid][:2]
+    await InvoiceFlow(h.ctx()).sync_ids([first_invoice])
+    await PaymentFlow(h.ctx()).sync_ids([pid])
+    async with h.store.transaction() as tx:
+        item = await tx.attention.find_active("default", FLOW, str(pid))
+        assert item is not None
+        await tx.attention.resolve(item.id, by="tester")
+    h.later()
+    await InvoiceFlow(h.ctx()).sync_ids([second_invoice])
+    await PaymentFlow(h.ctx()).sync_ids([pid])
+    message = await attention_message(h, str(pid))
+    assert f"to invoice {first_invoice}" not in message
+    assert f"to invoice {second_invoice}" in message
