@@ -15,6 +15,7 @@ from rcv_kit import (
     fusion_writes,
 )
 
+from ml_connector.flows.applications import BEFORE
 from ml_connector.flows.invoices import InvoiceFlow
 from ml_connector.flows.payments import FLOW, PaymentFlow
 from ml_connector.mapping.payments import receipt_number
@@ -320,3 +321,36 @@ async def test_apply_in_fusion_after_a_person_resolved_names_only_the_new_applic
     message = await attention_message(h, str(pid))
     assert f"to invoice {first_invoice}" not in message
     assert f"to invoice {second_invoice}" in message
+
+
+async def test_a_pending_application_whose_balance_moved_otherwise_goes_to_a_person(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DESIGN §5 "Receipt application": with a pending intent, a balance neither at the recorded
+    ``before`` nor down by the amount (here: the recorded ``before`` differs, as if something
+    else was applied meanwhile) is application_uncertain; nothing is applied blindly."""
+    await InvoiceFlow(h.ctx()).run()
+    pid = a_payment_with_applications(h)
+    late = LateApply(h.sandbox.fusion_app)
+    monkeypatch.setattr(h.sandbox, "fusion_app", late)
+    assert (await PaymentFlow(h.ctx()).sync_ids([pid])).failed == 1
+    late.held = None
+    async with h.store.transaction() as tx:
+        intent = (await tx.writes.pending("default", FLOW))[0]
+        key = intent.business_key.split(":", 1)[1]
+        recorded = await tx.links.get("default", BEFORE, key)
+        assert recorded is not None
+        installment, _, balance = recorded.target_id.partition(":")
+        await tx.links.upsert(
+            connection="default",
+            entity=BEFORE,
+            source_system="servicetitan",
+            source_id=key,
+            target_system="fusion",
+            target_id=f"{installment}:{Decimal(balance) + Decimal('7.00')}",
+            version_hash=None,
+        )
+    h.later()
+    await PaymentFlow(h.ctx()).sync_ids([pid])
+    assert (await open_attention(h, FLOW)).get(str(pid)) == "application_uncertain"
+    assert number(h, pid) not in applications(h)
