@@ -166,6 +166,42 @@ async def test_crash_between_create_and_link_leaves_no_duplicate(h: Harness) -> 
     assert set(ours(h)) == expected
 
 
+async def test_a_po_adopted_from_an_older_version_is_updated_in_the_same_run(h: Harness) -> None:
+    """DESIGN §3.2 rule 2: the create committed, the process died before the link, and the PO
+    changed in Fusion meanwhile. The next run adopts it by memo and brings its lines up to date at
+    once (not only when Fusion changes the PO again)."""
+    await SupplierFlow(h.ctx()).run()
+    ctx = h.ctx(concurrency=1)
+    original = ctx.servicetitan.create_purchase_order
+
+    async def create_then_crash(order: Any) -> int:
+        await original(order)
+        raise RuntimeError("process killed after the create")
+
+    ctx.servicetitan.create_purchase_order = create_then_crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await PurchaseOrderFlow(ctx).run()
+    async with h.store.transaction() as tx:
+        (intent,) = await tx.writes.pending("default", FLOW)
+    po_id = int(intent.business_key.removeprefix("purchase_order:"))
+    h.later()
+    po = h.sandbox.fusion.purchase_orders[po_id]
+    po.lines[0].Quantity = Decimal(99)
+    po.lines[0].schedules[0].Quantity = Decimal(99)
+    h.sandbox.fusion.touch(po)
+    h.later()
+    summary = await PurchaseOrderFlow(h.ctx()).run()
+    assert str(po_id) in summary.ids[Outcome.ADOPTED]
+    target = ours(h)[po.OrderNumber]
+    assert Decimal(str(live_items(target)[0]["quantity"])) == 99
+    assert len(live_items(target)) == len(po.lines)
+    h.later()
+    before = h.st_writes()
+    again = await PurchaseOrderFlow(h.ctx()).run(full=True)
+    assert again.updated == again.created == 0
+    assert h.st_writes() == before
+
+
 async def test_lost_create_answers_make_no_duplicates(h: Harness) -> None:
     """Every create commits and its answer is lost: each PO is found by memo and adopted.
 

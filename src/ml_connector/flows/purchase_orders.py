@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ml_connector.errors import NeedsAttentionError
+from ml_connector.mapping.decisions import Decisions
 from ml_connector.mapping.purchase_orders import (
     FUSION_ENDED,
     ST_EDITABLE,
@@ -215,11 +216,14 @@ class PurchaseOrderFlow:
         written = await st.get_purchase_order(int(created.target_id))
         self._index.add(written)
         pairs = _pair_items(mapped, written)
+        # adopted from an older payload (crash or lost answer, then the PO changed in Fusion)
+        stale = created.adopted and not created.current
+        action = AuditAction.ADOPT if created.adopted else AuditAction.CREATE
+        request = {**request, "number": written.number}
         async with ctx.store.transaction() as tx:
             await finish(tx, created)
-            # an adopted PO may hold an older version: no hash, so the next run updates it
-            stored_hash = body_hash if created.current or not created.adopted else None
-            await self._link(tx, record.source_id, created.target_id, stored_hash)
+            # linked first without a hash: if the update below fails, the next run updates
+            await self._link(tx, record.source_id, created.target_id, None if stale else body_hash)
             for line_id, item_id in pairs:
                 await tx.links.upsert(
                     connection=ctx.connection,
@@ -230,15 +234,30 @@ class PurchaseOrderFlow:
                     target_id=str(item_id),
                     version_hash=None,
                 )
-            await succeed(
-                tx,
-                ctx,
-                record,
-                AuditAction.ADOPT if created.adopted else AuditAction.CREATE,
-                target_id=created.target_id,
-                request={**request, "number": written.number},
-            )
+            if not stale:
+                await succeed(tx, ctx, record, action, target_id=created.target_id, request=request)
+        if stale:
+            await self._update_adopted(po, record, created.target_id, dict(pairs), vendor_id)
+            async with ctx.store.transaction() as tx:
+                await self._link(tx, record.source_id, created.target_id, body_hash)
+                await succeed(tx, ctx, record, action, target_id=created.target_id, request=request)
         return Outcome.ADOPTED if created.adopted else Outcome.CREATED
+
+    async def _update_adopted(
+        self, po: PurchaseOrder, record: Attempt, target: str, item_ids: dict[int, int], vendor: int
+    ) -> None:
+        """An adopted PO from an older payload is updated now, not when Fusion next changes it."""
+        record.decisions.add("version", "adopted PO was written from an older version: updated")
+        remapped = map_purchase_order(
+            po,
+            self.ctx.mapping.purchase_orders,
+            vendor_id=vendor,
+            skus=await self._sku_map(po),
+            warehouses=await self._warehouse_map(),
+            item_ids=item_ids,
+            decisions=Decisions(),  # the record's decisions were taken by the first mapping
+        )
+        await self._update(po, int(target), remapped)
 
     async def _ended(
         self, po: PurchaseOrder, record: Attempt, status: str, link: Link | None
