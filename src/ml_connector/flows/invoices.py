@@ -199,6 +199,15 @@ class InvoiceFlow:
             found = await ctx.fusion.find_invoice(number, source)
             if found is None:
                 return None
+            if found.CrossReference != str(invoice.id):  # same number, someone else's invoice
+                raise NeedsAttentionError(
+                    "duplicate_transaction_number",
+                    f"Fusion already has {number} in {source} (CustomerTransactionId "
+                    f"{found.CustomerTransactionId}) with CrossReference {found.CrossReference!r}, "
+                    f"not ServiceTitan invoice {invoice.id}: it is another invoice, not ours",
+                    suggestion="check which invoice owns the number in Fusion (a reused "
+                    "reference number or a manual entry), correct it, then replay",
+                )
             record.decisions.add(
                 "adopt",
                 f"found {number} in {source} in Fusion",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from ml_connector.errors import RetriableError
 from ml_connector.flows.invoices import FLOW, InvoiceFlow
 from ml_connector.flows.summary import Outcome
 from ml_connector.sandbox.faults import FaultConfig
+from ml_connector.sandbox.fusion.ops import post_invoice
 from ml_connector.store.states import AttentionState, AuditAction
 from ml_connector.systems.servicetitan.models import MarkExportedResult
 
@@ -330,3 +332,38 @@ async def test_an_invoice_voided_after_a_lost_create_that_never_committed_is_ski
     assert str(ident) not in fusion_invoices(h)
     async with h.store.transaction() as tx:
         assert await tx.writes.pending("default", FLOW) == []
+
+
+async def test_a_fusion_invoice_with_our_number_but_another_cross_reference_is_not_adopted(
+    h: Harness,
+) -> None:
+    """DESIGN §3.2 rule 2: the business key finds a candidate; adopting it also needs its
+    CrossReference to be our ServiceTitan invoice id, else it is someone else's invoice."""
+    ident = min(h.dataset.expected.invoices.eligible)
+    ctx = h.ctx()
+    captured: list[dict[str, Any]] = []
+
+    async def capture(payload: Any) -> Any:
+        captured.append(json.loads(json.dumps(payload, default=float)))  # as sent on the wire
+        raise RetriableError("Fusion answered 503 before taking the request")
+
+    ctx.fusion.create_invoice = capture  # type: ignore[method-assign]
+    assert (await InvoiceFlow(ctx).sync_ids([ident])).failed == 1
+    (payload,) = captured
+    foreign = post_invoice(h.sandbox.fusion, {**payload, "CrossReference": "424242"})
+    h.later()
+    summary = await InvoiceFlow(h.ctx()).sync_ids([ident])
+    assert summary.adopted == 0
+    assert summary.ids[Outcome.ATTENTION] == [str(ident)]
+    assert (await open_attention(h, FLOW))[str(ident)] == "duplicate_transaction_number"
+    async with h.store.transaction() as tx:
+        item = await tx.attention.find_active("default", FLOW, str(ident))
+        assert item is not None
+        assert payload["TransactionNumber"] in item.message
+        assert "424242" in item.message
+        assert await tx.links.get("default", "invoice", str(ident)) is None
+    assert [
+        i.CustomerTransactionId
+        for i in h.sandbox.fusion.invoices.values()
+        if i.TransactionNumber == payload["TransactionNumber"]
+    ] == [foreign.CustomerTransactionId]
