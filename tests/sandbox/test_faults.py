@@ -330,3 +330,28 @@ async def test_token_endpoint_throttling(
     faults.set_config(FaultConfig(rate_429_token=0.0))
     assert (await client.post("/connect/token")).status_code == 200
     assert faults.counts()["429_token"] == 1
+
+
+async def test_a_refused_write_keeps_its_answer_under_drop_after_commit() -> None:
+    """Only committed writes lose their answer: a 4xx/429 refusal is what the client sees."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from ml_connector.sandbox.faults import FaultConfig, wrap_with_faults
+
+    async def refuse(request: object) -> JSONResponse:
+        return JSONResponse(
+            {"title": "Rate limit is exceeded. Try again in 1 seconds."}, status_code=429
+        )
+
+    app = wrap_with_faults(
+        Starlette(routes=[Route("/w", refuse, methods=["POST"])]),
+        FaultConfig(rate_drop_after_commit=1.0),
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        response = await client.post("/w")
+    assert response.status_code == 429
+    assert app.counts().get("drop_after_commit", 0) == 0

@@ -181,19 +181,26 @@ class FaultMiddleware:
     async def _drop_after_commit(
         self, config: FaultConfig, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        """Let the application commit the write, then lose its answer on the way back."""
+        """Let the application commit the write, then lose its answer on the way back.
+
+        Only a committed write (a 2xx answer) loses its answer: a refused one (4xx, 429) is passed
+        through, so the fault counts exactly the writes that happened and were not acknowledged.
+        """
         captured: list[Message] = []
 
         async def swallow(message: Message) -> None:
             captured.append(message)
 
         await self.app(scope, receive, swallow)
+        start = next((m for m in captured if m["type"] == "http.response.start"), None)
+        if start is None or not 200 <= int(start["status"]) < 300:
+            for message in captured:
+                await send(message)
+            return
         self._counts["drop_after_commit"] += 1
         log.debug("fault: dropped the response of %s %s", scope["method"], scope["path"])
         if config.drop_style is DropStyle.CONNECTION_RESET:
-            start = next((m for m in captured if m["type"] == "http.response.start"), None)
-            if start is not None:
-                await send(start)
+            await send(start)
             raise ConnectionDropped("connection reset by peer (sandbox fault: drop after commit)")
         await send_html(send, 504)
 
