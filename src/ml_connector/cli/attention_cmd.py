@@ -12,7 +12,6 @@ from rich.table import Table
 
 from ml_connector.cli.common import app_context, console, run
 from ml_connector.errors import ConfigError
-from ml_connector.flows.base import FlowContext
 from ml_connector.flows.inbox_worker import InboxWorker
 from ml_connector.flows.registry import make_flow
 from ml_connector.runtime.clients import open_clients
@@ -173,15 +172,7 @@ async def replay_items(app_ctx: AppContext, item_ids: list[int], who: str) -> li
         for connection in sorted({item.connection for item in items}):
             clients = await open_clients(app_ctx, store, connection)
             try:
-                ctx = FlowContext(
-                    connection=connection,
-                    settings=clients.settings,
-                    application_guid=guid,
-                    store=store,
-                    clock=app_ctx.clock,
-                    fusion=clients.fusion,
-                    servicetitan=clients.servicetitan,
-                )
+                ctx = clients.flow_context(store=store, clock=app_ctx.clock, application_guid=guid)
                 mine = [item for item in items if item.connection == connection]
                 holder = f"replay:{os.getpid()}"
                 if any(item.flow in RECEIVABLES for item in mine):

@@ -16,7 +16,6 @@ from rich.table import Table
 
 from ml_connector.cli.common import app_context, console, run
 from ml_connector.errors import ConfigError
-from ml_connector.flows.base import FlowContext
 from ml_connector.flows.registry import FLOWS, make_flow
 from ml_connector.flows.summary import RunSummary
 from ml_connector.runtime.clients import open_clients
@@ -67,14 +66,10 @@ async def sync_flow(
                 if progress is not None and task is not None:
                     progress.advance(task, n)
 
-            ctx = FlowContext(
-                connection=connection,
-                settings=clients.settings,
-                application_guid=guid,
+            ctx = clients.flow_context(
                 store=store,
                 clock=app_ctx.clock,
-                fusion=clients.fusion,
-                servicetitan=clients.servicetitan,
+                application_guid=guid,
                 dry_run=dry_run,
                 progress=tick,
             )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
+from ml_connector.clock import Clock
+from ml_connector.flows.base import FlowContext
 from ml_connector.runtime.context import AppContext
 from ml_connector.settings import ConnectionSettings, FusionAuthMode
 from ml_connector.store import Store
@@ -24,6 +27,21 @@ class ConnectionClients:
     async def aclose(self) -> None:
         await self.fusion.aclose()
         await self.servicetitan.aclose()
+
+    def flow_context(
+        self, *, store: Store, clock: Clock, application_guid: str, **options: Any
+    ) -> FlowContext:
+        """The context one run of a flow needs, on these clients (``options``: dry_run, progress…)."""
+        return FlowContext(
+            connection=self.name,
+            settings=self.settings,
+            application_guid=application_guid,
+            store=store,
+            clock=clock,
+            fusion=self.fusion,
+            servicetitan=self.servicetitan,
+            **options,
+        )
 
 
 async def open_clients(

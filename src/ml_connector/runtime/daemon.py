@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ml_connector.clock import Clock
-from ml_connector.flows.base import FlowContext
 from ml_connector.flows.inbox_worker import InboxWorker
 from ml_connector.flows.registry import FLOWS, make_flow
 from ml_connector.flows.summary import RunSummary
@@ -87,14 +86,10 @@ class Daemon:
 
         try:
             clients = self.clients[job.connection]
-            ctx = FlowContext(
-                connection=job.connection,
-                settings=clients.settings,
-                application_guid=self.application_guid,
+            ctx = clients.flow_context(
                 store=self.store,
                 clock=self.clock,
-                fusion=clients.fusion,
-                servicetitan=clients.servicetitan,
+                application_guid=self.application_guid,
                 progress=progress,
             )
             if job.flow == INBOX:
