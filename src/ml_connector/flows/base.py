@@ -31,6 +31,7 @@ from ml_connector.store.states import AuditAction
 from ml_connector.systems.fusion import errors as fusion_errors
 from ml_connector.systems.fusion.client import FusionClient
 from ml_connector.systems.servicetitan import errors as st_errors
+from ml_connector.systems.servicetitan import models as st
 from ml_connector.systems.servicetitan.client import STClient
 
 from .summary import Outcome, RunSummary
@@ -317,3 +318,20 @@ async def succeed(
     await tx.audit.append(record.audit(ctx, action, target_id=target_id, request=request))
     if not ctx.dry_run and action is not AuditAction.SKIP:
         await tx.attention.resolve_for(ctx.connection, record.flow, record.source_id, by="sync")
+
+
+def receivable_attempt(flow: str, record: st.Invoice | st.Payment, started_at: datetime) -> Attempt:
+    """The attempt of one ServiceTitan invoice or payment on its way to Fusion receivables."""
+    return Attempt(
+        flow=flow,
+        source_system="servicetitan",
+        source_id=str(record.id),
+        source_version=record.modifiedOn.isoformat() if record.modifiedOn else None,
+        target_system="fusion",
+        started_at=started_at,
+        source_record={
+            "referenceNumber": record.referenceNumber,
+            "total": str(record.total),
+            "customer": record.customer.id if record.customer else None,
+        },
+    )

@@ -32,7 +32,7 @@ from ml_connector.store.states import AuditAction
 from ml_connector.systems.servicetitan import models as st
 from ml_connector.systems.servicetitan.payloads import MarkExported
 
-from .base import Attempt, FlowContext, attempt, succeed
+from .base import Attempt, FlowContext, attempt, receivable_attempt, succeed
 from .customers import CustomerResolver, ResolvedCustomer, remember
 from .exactly_once import create_once, finish
 from .ineligible import invoice_before_skip
@@ -115,19 +115,7 @@ class InvoiceFlow:
         return summary
 
     async def sync(self, invoice: st.Invoice, summary: RunSummary) -> bool:
-        record = Attempt(
-            flow=FLOW,
-            source_system="servicetitan",
-            source_id=str(invoice.id),
-            source_version=invoice.modifiedOn.isoformat() if invoice.modifiedOn else None,
-            target_system="fusion",
-            started_at=self.ctx.clock.now(),
-            source_record={
-                "referenceNumber": invoice.referenceNumber,
-                "total": str(invoice.total),
-                "customer": invoice.customer.id if invoice.customer else None,
-            },
-        )
+        record = receivable_attempt(FLOW, invoice, self.ctx.clock.now())
         return await attempt(self.ctx, summary, record, lambda r: self._work(invoice, r))
 
     async def _map(

@@ -32,7 +32,7 @@ from ml_connector.systems.servicetitan import models as st
 
 from . import invoices
 from .applications import APPLICATION, WAITING, Applier
-from .base import Attempt, FlowContext, attempt, succeed
+from .base import Attempt, FlowContext, attempt, receivable_attempt, succeed
 from .customers import CustomerResolver, remember
 from .exactly_once import create_once, finish
 from .ineligible import settle_before_skip
@@ -106,19 +106,7 @@ class PaymentFlow:
         return summary
 
     async def sync(self, payment: st.Payment, summary: RunSummary) -> bool:
-        record = Attempt(
-            flow=FLOW,
-            source_system="servicetitan",
-            source_id=str(payment.id),
-            source_version=payment.modifiedOn.isoformat() if payment.modifiedOn else None,
-            target_system="fusion",
-            started_at=self.ctx.clock.now(),
-            source_record={
-                "referenceNumber": payment.referenceNumber,
-                "total": str(payment.total),
-                "customer": payment.customer.id if payment.customer else None,
-            },
-        )
+        record = receivable_attempt(FLOW, payment, self.ctx.clock.now())
         return await attempt(self.ctx, summary, record, lambda r: self._work(payment, r))
 
     async def _work(self, payment: st.Payment, record: Attempt) -> Outcome:
