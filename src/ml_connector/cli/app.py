@@ -19,6 +19,7 @@ from ml_connector.cli import (
     check_cmd,
     demo_cmd,
     init_cmd,
+    replay_cmd,
     run_cmd,
     sandbox_cmd,
     secrets_cmd,
@@ -71,6 +72,7 @@ app.add_typer(secrets_cmd.app, name="secrets")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(attention_cmd.app, name="attention")
 status_cmd.register(app)
+replay_cmd.register(app)
 run_cmd.register(app)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, and_, func, select
 
 from ml_connector.store.records import AuditEntry, AuditRecord
 from ml_connector.store.repos.base import Repo
@@ -81,4 +82,52 @@ class AuditRepo(Repo):
             )
             .order_by(audit.c.started_at, audit.c.id)
         )
+        return [_record(r) for r in (await self._conn.execute(stmt)).all()]
+
+    async def flows_of(self, source_id: str) -> list[tuple[str, str]]:
+        """The (connection, flow) pairs that have audit rows for ``source_id``, sorted: one source
+        id can name records of several flows (a ServiceTitan invoice and payment share no space)."""
+        stmt = (
+            select(audit.c.connection, audit.c.flow)
+            .where(audit.c.source_id == source_id)
+            .distinct()
+            .order_by(audit.c.connection, audit.c.flow)
+        )
+        return [(str(r.connection), str(r.flow)) for r in (await self._conn.execute(stmt)).all()]
+
+    async def latest_per_record(
+        self,
+        *,
+        since: datetime,
+        actions: Iterable[AuditAction],
+        connection: str | None = None,
+        flow: str | None = None,
+    ) -> list[AuditRecord]:
+        """For every record with a row of one of ``actions`` that ended at or after ``since``, the
+        record's latest row (highest id), oldest first. Dry-run rows are left out of both: they
+        changed nothing. Replay uses it to tell records still failing from ones processed since."""
+        keys = select(audit.c.connection, audit.c.flow, audit.c.source_id).where(
+            audit.c.ended_at >= since,
+            audit.c.action.in_([a.value for a in actions]),
+            audit.c.dry_run.is_(False),
+        )
+        if connection is not None:
+            keys = keys.where(audit.c.connection == connection)
+        if flow is not None:
+            keys = keys.where(audit.c.flow == flow)
+        hit = keys.distinct().subquery()
+        latest = (
+            select(func.max(audit.c.id))
+            .join(
+                hit,
+                and_(
+                    audit.c.connection == hit.c.connection,
+                    audit.c.flow == hit.c.flow,
+                    audit.c.source_id == hit.c.source_id,
+                ),
+            )
+            .where(audit.c.dry_run.is_(False))
+            .group_by(audit.c.connection, audit.c.flow, audit.c.source_id)
+        )
+        stmt = select(audit).where(audit.c.id.in_(latest)).order_by(audit.c.id)
         return [_record(r) for r in (await self._conn.execute(stmt)).all()]
