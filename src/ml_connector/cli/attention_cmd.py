@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 
 import typer
 from rich.markup import escape
@@ -12,12 +11,8 @@ from rich.table import Table
 
 from ml_connector.cli.common import app_context, console, run
 from ml_connector.errors import ConfigError
-from ml_connector.flows.inbox_worker import InboxWorker
-from ml_connector.flows.registry import make_flow
-from ml_connector.runtime.clients import open_clients
-from ml_connector.runtime.context import AppContext
-from ml_connector.runtime.leases import held
-from ml_connector.store.records import AttentionItem, NewInboxEvent
+from ml_connector.runtime.replay import replay_items
+from ml_connector.store.records import AttentionItem
 from ml_connector.store.states import AttentionState
 
 app = typer.Typer(
@@ -134,59 +129,6 @@ def ignore(
 
     item = run(go)
     console.print(f"attention item #{item.id} ignored by {who}")
-
-
-RECEIVABLES = {"invoices": "invoice", "payments": "payment"}
-
-
-async def replay_items(app_ctx: AppContext, item_ids: list[int], who: str) -> list[AttentionItem]:
-    """Mark each item replayed and process its record again; return the items as they end up.
-
-    Receivables records are fetched by id and run through the same per-record code as polling
-    (an inbox event of origin ``replay``); procurement records are re-read with a full pass of
-    their flow, where everything already written is skipped as unchanged.
-    """
-    store = app_ctx.open_store()
-    try:
-        async with store.transaction() as tx:
-            items = []
-            for item_id in item_ids:
-                item = await tx.attention.get(item_id)
-                if item is None:
-                    raise ConfigError(f"attention item {item_id} does not exist")
-                items.append(await tx.attention.mark_replayed(item_id, by=who))
-            events = [
-                NewInboxEvent(
-                    connection=item.connection,
-                    origin="replay",
-                    event_key=f"replay:{item.id}:{app_ctx.clock.now().isoformat()}",
-                    event_type=f"{RECEIVABLES[item.flow]}.replay",
-                    entity_type=RECEIVABLES[item.flow],
-                    entity_id=item.source_id,
-                )
-                for item in items
-                if item.flow in RECEIVABLES
-            ]
-            await tx.inbox.enqueue(events)
-        guid = app_ctx.config.settings.application_guid or ""
-        for connection in sorted({item.connection for item in items}):
-            clients = await open_clients(app_ctx, store, connection)
-            try:
-                ctx = clients.flow_context(store=store, clock=app_ctx.clock, application_guid=guid)
-                mine = [item for item in items if item.connection == connection]
-                holder = f"replay:{os.getpid()}"
-                if any(item.flow in RECEIVABLES for item in mine):
-                    async with held(store, connection, "invoices", holder=holder):
-                        await InboxWorker(ctx=ctx).drain()
-                for flow in sorted({item.flow for item in mine if item.flow not in RECEIVABLES}):
-                    async with held(store, connection, flow, holder=holder):
-                        await make_flow(flow.replace("_", "-"), ctx).run(full=True)
-            finally:
-                await clients.aclose()
-        async with store.transaction() as tx:
-            return [await tx.attention.get(item.id) or item for item in items]
-    finally:
-        await store.close()
 
 
 @app.command("replay")
