@@ -9,18 +9,20 @@ Writes are never retried blindly (DESIGN §3.2 rule 2): a create that may have c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from ml_connector.errors import ConfigError
+from ml_connector.http import PageGuard, PaginationLoopError
 from ml_connector.systems.fusion import query
 from ml_connector.systems.fusion.base import FusionBase
 from ml_connector.systems.fusion.errors import ActionUnavailable, NotFound
 from ml_connector.systems.fusion.models import (
     AccountCombination,
+    CollectionPage,
     CustomerAccount,
     CustomerAccountSite,
     ReceivablesInvoice,
@@ -170,6 +172,71 @@ class ReceivablesApi(FusionBase):
             return None
         receipt = StandardReceipt.model_validate(items[0])
         return receipt.link("action", APPLY_RECEIPT) is not None
+
+    # --- reading a period (reconciliation) ------------------------------------------------------
+
+    async def _by_id_pages(
+        self, path: str, id_attr: str, where: str, *, what: str
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Rows matching ``where``, paged by key on the immutable id (``id > last``, ordered by
+        id, ``offset`` always 0): a row updated during the read keeps its place, so none is
+        skipped or read twice (DESIGN §3.2 rule 1). ``hasMore`` is trusted, not the row count."""
+        guard = PageGuard(what=what)
+        last: int | None = None
+        while True:
+            q = query.all_of(where, None if last is None else query.cmp(id_attr, ">", last))
+            params = {
+                "q": q,
+                "orderBy": f"{query.attr(id_attr)}:asc",
+                "limit": str(self.page_size),
+                "offset": "0",
+                "onlyData": "true",
+            }
+            page = CollectionPage.model_validate(await self._page(path, params))
+            guard.page(rows=len(page.items), has_more=page.hasMore)
+            if page.items:
+                ids = [int(item[id_attr]) for item in page.items]
+                if ids != sorted(set(ids)) or (last is not None and ids[0] <= last):
+                    raise PaginationLoopError(
+                        f"{what}: rows are not in ascending {id_attr} order after {last}; "
+                        "refusing to page by key"
+                    )
+                guard.key(ids[-1])
+                last = ids[-1]
+                yield page.items
+            if not page.hasMore:
+                return
+
+    async def invoice_pages_dated(
+        self, *, sources: Sequence[str], on_or_after: date, before: date
+    ) -> AsyncIterator[list[ReceivablesInvoice]]:
+        """Receivables invoices (and credit memos) of the given ``TransactionSource`` values with
+        ``on_or_after <= TransactionDate < before``, one list per page, by ``CustomerTransactionId``."""
+        where = query.all_of(
+            query.isin("TransactionSource", sources),
+            query.cmp("TransactionDate", ">=", on_or_after),
+            query.cmp("TransactionDate", "<", before),
+        )
+        async for rows in self._by_id_pages(
+            "receivablesInvoices", "CustomerTransactionId", where, what="fusion invoices by date"
+        ):
+            yield [ReceivablesInvoice.model_validate(r) for r in rows]
+
+    async def receipt_pages_dated(
+        self, *, number_prefix: str, on_or_after: date, before: date
+    ) -> AsyncIterator[list[StandardReceipt]]:
+        """Standard receipts whose ``ReceiptNumber`` starts with ``number_prefix`` and with
+        ``on_or_after <= ReceiptDate < before``, one list per page, by ``StandardReceiptId``.
+        ``%`` and ``_`` in the prefix act as ``like`` wildcards (reads more, never less)."""
+        where = query.all_of(
+            f"ReceiptNumber like {query.literal(number_prefix + '%')}",
+            query.cmp("ReceiptDate", ">=", on_or_after),
+            query.cmp("ReceiptDate", "<", before),
+        )
+        async for rows in self._by_id_pages(
+            "standardReceipts", "StandardReceiptId", where, what="fusion receipts by date"
+        ):
+            yield [StandardReceipt.model_validate(r) for r in rows]
 
     # --- customers ---------------------------------------------------------------------------
 

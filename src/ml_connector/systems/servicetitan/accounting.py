@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 
 from ml_connector.http import TransportFailure
@@ -29,6 +29,7 @@ from ml_connector.systems.servicetitan.models import (
 )
 from ml_connector.systems.servicetitan.pagination import ExportFeed, parse_rows
 from ml_connector.systems.servicetitan.payloads import MarkExported, payment_status_request
+from ml_connector.systems.servicetitan.session import st_time
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,24 @@ class AccountingApi(STBase):
 
     async def payments_by_ids(self, ids: Iterable[int]) -> list[Payment]:
         return await self._by_ids(ACC, "payments", Payment, ids, resource="payments", params=ALL)
+
+    def invoices_invoiced_between(
+        self, since: datetime, before: datetime
+    ) -> AsyncIterator[Invoice]:
+        """Invoices (active or not) with ``since <= invoiceDate < before``, streamed page by page
+        in id order (``invoicedOnOrAfter`` / ``invoicedOnBefore``, §6.4)."""
+        params = {
+            **ALL,
+            "invoicedOnOrAfter": st_time(since),
+            "invoicedOnBefore": st_time(before, ceil=True),
+        }
+        return self._list(ACC, "invoices", Invoice, resource="invoices", params=params)
+
+    def payments_paid_between(self, since: datetime, before: datetime) -> AsyncIterator[Payment]:
+        """Payments (active or not) paid in ``[since, before)``, streamed page by page in id order
+        (``paidOnAfter`` / ``paidOnBefore``, §6.5)."""
+        params = {**ALL, "paidOnAfter": st_time(since), "paidOnBefore": st_time(before, ceil=True)}
+        return self._list(ACC, "payments", Payment, resource="payments", params=params)
 
     async def mark_invoices_exported(
         self, entries: Iterable[MarkExported | int]
