@@ -19,6 +19,7 @@ from ml_connector.cli import (
     check_cmd,
     demo_cmd,
     init_cmd,
+    reconcile_cmd,
     replay_cmd,
     run_cmd,
     sandbox_cmd,
@@ -74,6 +75,7 @@ app.add_typer(attention_cmd.app, name="attention")
 status_cmd.register(app)
 replay_cmd.register(app)
 run_cmd.register(app)
+reconcile_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
