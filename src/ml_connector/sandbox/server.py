@@ -30,7 +30,7 @@ from ml_connector.sandbox.fusion import FusionState
 from ml_connector.sandbox.fusion import create_app as create_fusion_app
 from ml_connector.sandbox.servicetitan import STState
 from ml_connector.sandbox.servicetitan import create_app as create_st_app
-from ml_connector.sandbox.webhooks import WebhookConfig, WebhookEmitter
+from ml_connector.sandbox.webhooks import TransportFactory, WebhookConfig, WebhookEmitter
 
 LOOPBACK = "127.0.0.1"
 
@@ -44,6 +44,25 @@ class Sandbox:
     emitter: WebhookEmitter
     dataset: DataSet | None = None
 
+    def emit_existing(self) -> int:
+        """Emit one ``invoice.created`` / ``payment.created`` event per invoice and payment that
+        exists now (inactive ones too), invoices first; returns how many were emitted.
+
+        A subscriber hears only about changes after it subscribes (servicetitan-api.md §8.2), so
+        the seeded records would never reach a receiver that starts after the seeding. The real
+        service has no such call — only failed deliveries can be replayed from the portal, and the
+        connector's polling pass is what finds records older than the subscription. This exists
+        so the demo and tests can show the whole data set arriving by webhook. Events go through
+        :meth:`WebhookEmitter.emit`, so the subscription's event-type filter, duplicates and
+        reordering apply as to any other event.
+        """
+        emitted = 0
+        for table, kind in (("invoices", "invoice"), ("payments", "payment")):
+            for entity in self.servicetitan.snapshot(table):
+                if self.emitter.emit(f"{kind}.created", entity) is not None:
+                    emitted += 1
+        return emitted
+
 
 def build_sandbox(
     *,
@@ -53,16 +72,22 @@ def build_sandbox(
     fusion_faults: FaultConfig | None = None,
     st_faults: FaultConfig | None = None,
     webhooks: WebhookConfig | None = None,
+    webhook_transport: TransportFactory | None = None,
     populate: bool = True,
 ) -> Sandbox:
-    """Seeded states, both apps behind fault middleware, webhooks emitted on invoice/payment changes."""
+    """Seeded states, both apps behind fault middleware, webhooks emitted on invoice/payment changes.
+
+    ``webhook_transport`` makes the emitter's HTTP transport (tests: an in-process receiver).
+    """
     clock = clock or SystemClock()
     fusion_state = FusionState(clock=clock)
     st_state = STState(clock=clock, tenant_id=sb.SERVICETITAN_TENANT_ID)
     dataset = populate_data(fusion_state, st_state, seed=seed, scale=scale) if populate else None
     fusion_inner = create_fusion_app(fusion_state, clock=clock)
     st_inner = create_st_app(st_state, clock=clock)
-    emitter = WebhookEmitter(webhooks or WebhookConfig(), clock=clock)
+    emitter = WebhookEmitter(
+        webhooks or WebhookConfig(), clock=clock, transport_factory=webhook_transport
+    )
     st_state.add_listener(emitter.listener)
     st_sim: Any = st_inner.state.servicetitan_sim
     fusion_hook, st_hook = _changes_while_paging(fusion_state, st_state, seed)
