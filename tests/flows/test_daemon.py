@@ -173,3 +173,24 @@ async def test_a_command_waits_for_nobody_it_says_who_holds_the_lease(h: Harness
                 pass
     async with held(h.store, "default", "payments", holder="sync:1") as name:
         assert name == "default/receivables"
+
+
+async def test_a_long_flow_renews_its_lease_and_still_ends(h: Harness) -> None:
+    """Renewal is one extension per third of the lease reported as progress, not a loop: a flow
+    that outlives its first lease term ends, and its lease is released."""
+    from ml_connector.sandbox.faults import FaultConfig
+    from ml_connector.sandbox.faults.config import Latency
+
+    # each ServiceTitan request takes 1 s on the fake clock: the sync outlives the 9 s lease
+    h.sandbox.st_app.set_config(FaultConfig(latency=Latency(fixed_ms=1000)))
+    daemon = _daemon(h, "w1")
+    daemon.lease_seconds = 9.0
+    job = next(j for j in daemon.jobs() if j.flow == "suppliers")
+    began = h.clock.monotonic()
+    record = await asyncio.wait_for(daemon.run_job(job), timeout=30)
+    assert h.clock.monotonic() - began > 3 * daemon.lease_seconds
+    assert record.error is None
+    assert record.summary is not None
+    assert record.summary.created == len(h.dataset.expected.suppliers.eligible)
+    async with h.store.transaction() as tx:
+        assert await tx.leases.holder(job.lease_name) is None, "released after the run"

@@ -55,6 +55,8 @@ class Daemon:
     on_run: Callable[[JobRun], None] | None = None
     #: run only these flows (None: every flow that exists)
     only: frozenset[str] | None = None
+    #: when each job runs next, while :meth:`serve` runs (the dashboard shows it)
+    due: dict[Job, datetime] = field(default_factory=dict)
 
     def jobs(self) -> list[Job]:
         available = set(FLOWS) if self.only is None else set(FLOWS) & self.only
@@ -69,13 +71,27 @@ class Daemon:
             got = await tx.leases.acquire(
                 job.lease_name, holder=self.worker_id, seconds=self.lease_seconds
             )
+        fields = {
+            "connection": job.connection,
+            "flow": job.flow,
+            "lease": job.lease_name,
+            "worker": self.worker_id,
+        }
         if not got:
             record.skipped_lease = True
-            log.info("%s is running elsewhere; skipped", job.lease_name)
+            log.info("%s is running elsewhere; skipped", job.lease_name, extra=fields)
             self._done(record)
             return record
         renewals: list[asyncio.Task[None]] = []
         last_renewal = self.clock.monotonic()
+        # "job started"/"job ended" bracket the time the lease is held (monotonic: comparable
+        # across the processes of one machine), so an overlap would show in the logs
+        log.info(
+            "job started: %s (%s)",
+            job.lease_name,
+            job.flow,
+            extra={**fields, "monotonic": last_renewal},
+        )
 
         def progress(_flow: str, _n: int) -> None:
             # Renew on progress, not from a timer: no background loop competes with the flow.
@@ -84,6 +100,7 @@ class Daemon:
                 last_renewal = self.clock.monotonic()
                 renewals.append(asyncio.create_task(self._renew(job)))
 
+        run_id: str | None = None
         try:
             clients = self.clients[job.connection]
             ctx = clients.flow_context(
@@ -92,6 +109,7 @@ class Daemon:
                 application_guid=self.application_guid,
                 progress=progress,
             )
+            run_id = ctx.run_id
             if job.flow == INBOX:
                 await InboxWorker(ctx=ctx, worker_id=self.worker_id).drain()
                 self._done(record)
@@ -114,23 +132,40 @@ class Daemon:
             for task in renewals:
                 with contextlib.suppress(Exception):
                     await task
+            log.info(
+                "job ended: %s (%s)",
+                job.lease_name,
+                job.flow,
+                extra={**fields, "run_id": run_id, "monotonic": self.clock.monotonic()},
+            )
             async with self.store.transaction() as tx:
                 await tx.leases.release(job.lease_name, holder=self.worker_id)
         self._done(record)
         return record
 
+    def last_runs(self) -> dict[Job, JobRun]:
+        """The latest finished run of each job in this process."""
+        return {record.job: record for record in self.history}
+
     def _done(self, record: JobRun) -> None:
         self.history.append(record)
+        if len(self.history) > 2000:  # a daemon runs for years: keep the recent runs only
+            del self.history[:1000]
         if self.on_run is not None:
             self.on_run(record)
 
     async def _renew(self, job: Job) -> None:
-        while True:
-            await self.clock.sleep(self.lease_seconds / 3)
-            async with self.store.transaction() as tx:
-                await tx.leases.acquire(
-                    job.lease_name, holder=self.worker_id, seconds=self.lease_seconds
-                )
+        """Extend the lease once (``progress`` calls this at most every third of the lease)."""
+        async with self.store.transaction() as tx:
+            kept = await tx.leases.acquire(
+                job.lease_name, holder=self.worker_id, seconds=self.lease_seconds
+            )
+        if not kept:
+            log.warning(
+                "%s: the lease ran out and another runner took it",
+                job.lease_name,
+                extra={"connection": job.connection, "flow": job.flow, "worker": self.worker_id},
+            )
 
     async def serve(
         self, stop: asyncio.Event, *, run_now: bool = True, max_runs: int | None = None
@@ -141,10 +176,14 @@ class Daemon:
         window either way."""
         now = self.clock.now()
         # polling flows run at start; posting flows wait for their window
-        due = {
-            job: (now if run_now and job.interval is not None else job.next_due(now, self.rng))
-            for job in self.jobs()
-        }
+        due = self.due
+        due.clear()
+        due.update(
+            {
+                job: (now if run_now and job.interval is not None else job.next_due(now, self.rng))
+                for job in self.jobs()
+            }
+        )
         runs = 0
         while not stop.is_set() and due:
             job, when = min(due.items(), key=lambda item: item[1])
