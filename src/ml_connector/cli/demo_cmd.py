@@ -311,18 +311,21 @@ async def _receivables_by_webhook(
 
 def _webhook_lines(tally: _Tally, box: Sandbox) -> list[str]:
     line = (
-        f"webhooks: {tally.emitted} sent ({tally.existing} for the invoices and payments, "
-        f"{tally.emitted - tally.existing} echoes of our write-backs), "
-        f"{tally.delivered} delivered, {tally.verified} verified, "
+        f"webhooks: {tally.emitted} sent, {tally.delivered} delivered, {tally.verified} verified, "
         f"{tally.stored} stored, {tally.processed} processed, "
         f"{tally.verified - tally.stored} duplicates dropped"
     )
     if tally.failed or tally.waiting:
         line += f", {tally.failed} failed, {tally.waiting} waiting for a retry"
+    why = (
+        f"  ({tally.existing} for the invoices and payments, "
+        f"{tally.emitted - tally.existing} echoes of our own write-backs to ServiceTitan)"
+    )
     return [
         f"invoices by webhook: {tally.moved('invoices')}{_expected(box, 'invoices')}",
         f"payments by webhook: {tally.moved('payments')}{_expected(box, 'payments')}",
         line,
+        why,
     ]
 
 
