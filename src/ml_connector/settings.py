@@ -238,6 +238,23 @@ class LogSettings(_Model):
 class WebSettings(_Model):
     host: str = Field(default="127.0.0.1")
     port: int = Field(default=8700, ge=1, le=65535)
+    dashboard: bool = Field(
+        default=True,
+        description="Serve the operations dashboard (login with the secret dashboard.password).",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, le=720, description="How long a dashboard login lasts."
+    )
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description=(
+            "The session cookie's Secure flag: auto sets it when the request came over HTTPS "
+            "(as seen by the server; behind a TLS proxy use always)."
+        ),
+    )
+    login_attempts: int = Field(
+        default=5, ge=1, le=100, description="Failed logins per client address per 15 minutes."
+    )
 
 
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("ml_connector_environ", default=None)

@@ -33,6 +33,8 @@ format = "text"     # text or json
 [web]
 host = "127.0.0.1"  # dashboard, webhooks, /healthz, /metrics
 port = 8700
+# dashboard login: the secret dashboard.password (`ml-connector secrets set dashboard.password`)
+session_hours = 12
 
 # One [connections.NAME] table per Fusion pod + ServiceTitan tenant pair.
 [connections.default]
@@ -99,4 +101,5 @@ SANDBOX_SECRETS: dict[str, str] = {
     "servicetitan.client_secret": sb.SERVICETITAN_CLIENT_SECRET,
     "servicetitan.app_key": sb.SERVICETITAN_APP_KEY,
     "servicetitan.webhook_key": sb.SERVICETITAN_WEBHOOK_KEY,
+    "dashboard.password": sb.DASHBOARD_PASSWORD,
 }

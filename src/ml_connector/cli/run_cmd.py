@@ -19,9 +19,11 @@ from ml_connector.cli.common import app_context, console
 from ml_connector.errors import ConfigError
 from ml_connector.runtime.clients import ConnectionClients, open_clients
 from ml_connector.runtime.context import AppContext
-from ml_connector.runtime.daemon import Daemon
+from ml_connector.runtime.daemon import Daemon, JobRun
 from ml_connector.runtime.metrics import Metrics
+from ml_connector.runtime.scheduler import INBOX
 from ml_connector.web.app import create_web_app, load_webhook_endpoints
+from ml_connector.web.dashboard import Dashboard, ScheduledRun
 
 TOKEN_FRESH = timedelta(minutes=30)
 
@@ -66,6 +68,33 @@ def _readiness(app_ctx: AppContext, clients: dict[str, ConnectionClients]) -> li
     return probes
 
 
+def _describe(run: JobRun) -> str:
+    when = run.started_at.strftime("%Y-%m-%d %H:%M")
+    if run.skipped_lease:
+        return f"{when}: ran elsewhere"
+    if run.error is not None:
+        return f"{when}: crashed ({run.error[:80]})"
+    if run.summary is None:
+        return f"{when}: ok"
+    moved = ", ".join(f"{n} {action}" for action, n in run.summary.as_dict().items() if n)
+    return f"{when}: {moved or 'nothing new'}"
+
+
+def schedule_view(daemon: Daemon) -> list[ScheduledRun]:
+    """What the dashboard's overview shows of this process's scheduler."""
+    last = daemon.last_runs()
+    return [
+        ScheduledRun(
+            connection=job.connection,
+            flow=job.flow.replace("-", "_"),
+            next_run=when,
+            last_run=_describe(last[job]) if job in last else None,
+        )
+        for job, when in list(daemon.due.items())
+        if job.flow != INBOX
+    ]
+
+
 async def serve(
     app_ctx: AppContext,
     *,
@@ -73,6 +102,7 @@ async def serve(
     worker_id: str,
     web: bool = True,
     only: frozenset[str] | None = None,
+    grace_seconds: float = 20.0,
 ) -> None:
     settings = app_ctx.config.settings
     guid = settings.application_guid
@@ -93,6 +123,8 @@ async def serve(
         application_guid=guid,
         worker_id=worker_id,
         metrics=metrics,
+        only=only,
+        grace_seconds=grace_seconds,
     )
     server: _Server | None = None
     tasks: list[asyncio.Task[None]] = []
@@ -105,6 +137,11 @@ async def serve(
                 endpoints=endpoints,
                 metrics=metrics,
                 readiness=_readiness(app_ctx, clients),
+                dashboard=Dashboard(
+                    app_ctx=app_ctx, store=store, schedule=lambda: schedule_view(daemon)
+                )
+                if settings.web.dashboard
+                else None,
             )
             server = _Server(
                 uvicorn.Config(
@@ -119,7 +156,9 @@ async def serve(
         console.print(
             f"ml-connector running as {worker_id}: {len(daemon.jobs())} jobs"
             + (
-                f", http://{settings.web.host}:{settings.web.port} (/healthz /readyz /metrics, webhooks)"
+                f", http://{settings.web.host}:{settings.web.port}"
+                + (" (dashboard, " if settings.web.dashboard else " (")
+                + "/healthz /readyz /metrics, webhooks)"
                 if web
                 else ""
             )
@@ -140,6 +179,14 @@ def run(
     ctx: typer.Context,
     no_web: bool = typer.Option(False, "--no-web", help="Scheduler only; no HTTP listener."),
     flow: list[str] = typer.Option([], "--flow", help="Run only these flows (repeatable)."),
+    grace_seconds: float = typer.Option(
+        20.0,
+        "--grace-seconds",
+        min=0,
+        max=3600,
+        help="On SIGTERM, how long a running flow may take to finish before it is cancelled "
+        "(keep it under your orchestrator's kill timeout, e.g. Kubernetes' 30 s).",
+    ),
 ) -> None:
     """Run the connector until SIGTERM/SIGINT: flows on their schedules, webhooks, health, metrics."""
     app_ctx = app_context(ctx)
@@ -151,7 +198,12 @@ def run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await serve(
-            app_ctx, stop=stop, worker_id=worker_id, web=not no_web, only=frozenset(flow) or None
+            app_ctx,
+            stop=stop,
+            worker_id=worker_id,
+            web=not no_web,
+            only=frozenset(flow) or None,
+            grace_seconds=grace_seconds,
         )
         console.print("stopped")
 

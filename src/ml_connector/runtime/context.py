@@ -7,12 +7,12 @@ reads ``os.environ`` or the wall clock on its own.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ml_connector.clock import Clock, SystemClock
 from ml_connector.errors import SecretError
 from ml_connector.secrets import Cipher, Secret, load_master_key
-from ml_connector.settings import LoadedConfig
+from ml_connector.settings import LoadedConfig, load_config
 from ml_connector.store import Store
 
 
@@ -26,6 +26,13 @@ class AppContext:
     @property
     def database_url(self) -> str:
         return self.config.database_url
+
+    def reloaded(self) -> AppContext:
+        """The same context with the config file read again (a mapping fixed while running).
+
+        A config that no longer validates raises :class:`~ml_connector.errors.ConfigError`.
+        """
+        return replace(self, config=load_config(self.config.path, environ=self.environ))
 
     def open_store(self, *, check: bool = True) -> Store:
         return Store.open(self.database_url, clock=self.clock, check=check)

@@ -28,3 +28,6 @@ SERVICETITAN_APP_KEY = "ak1.sandbox-app-key-000000000000"
 SERVICETITAN_WEBHOOK_KEY = (
     "sandbox-webhook-hmac-key-0123456789abcdef"  # 32-64 chars, like the portal's
 )
+
+# The connector's dashboard in the sandbox set-up (init on the sandbox, demo): any user name
+DASHBOARD_PASSWORD = "sandbox-dashboard-password"

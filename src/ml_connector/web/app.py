@@ -1,7 +1,9 @@
-"""The connector's web app: webhook receiver, ``/healthz``, ``/readyz``, ``/metrics`` (the dashboard joins later).
+"""The connector's web app: webhook receiver, ``/healthz``, ``/readyz``, ``/metrics``, dashboard.
 
 :func:`load_webhook_endpoints` resolves each connection's webhook settings and HMAC key from the
 config and the secret store once at start-up; :func:`create_web_app` builds the Starlette app.
+The webhook receiver authenticates by HMAC, health and metrics are open (for probes and
+Prometheus), and every dashboard page but ``/login`` needs a session (:mod:`.dashboard`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ml_connector.errors import SecretError
 from ml_connector.runtime.context import AppContext
 from ml_connector.runtime.metrics import Metrics
 from ml_connector.store import Store
+from ml_connector.web.dashboard import Dashboard
 from ml_connector.web.inbox_writer import InboxWriter
 from ml_connector.web.webhooks import WebhookEndpoint, WebhookReceiver
 
@@ -51,8 +54,12 @@ def create_web_app(
     endpoints: dict[str, WebhookEndpoint],
     metrics: Metrics | None = None,
     readiness: Sequence[ReadinessCheck] = (),
+    dashboard: Dashboard | None = None,
 ) -> Starlette:
-    """``readiness`` callables say (name, ok, detail), e.g. "a recent successful token per system"."""
+    """``readiness`` callables say (name, ok, detail), e.g. "a recent successful token per system".
+
+    Without ``dashboard`` (or with ``web.dashboard = false``) only the machine endpoints are served.
+    """
     writer = InboxWriter(store)
     receiver = WebhookReceiver(endpoints, writer, clock)
     metrics = metrics or Metrics()
@@ -89,6 +96,7 @@ def create_web_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *(dashboard.routes() if dashboard is not None else []),
         ],
         lifespan=lifespan,
     )

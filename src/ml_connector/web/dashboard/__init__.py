@@ -1,0 +1,12 @@
+"""The operations dashboard: server-rendered pages (Starlette + Jinja2, no JavaScript build).
+
+Pages: overview (per connection and flow: last and next run, counts, errors, a chart of records
+per day), the attention queue (filter, detail with the source record and mapping decisions, replay,
+ignore with a comment), audit search and one record's history, and reconciliation for a month.
+Every page but ``/login`` needs a session; every POST needs the session's CSRF token (see
+:mod:`.session`).
+"""
+
+from ml_connector.web.dashboard.views import Dashboard, ScheduledRun
+
+__all__ = ["Dashboard", "ScheduledRun"]
