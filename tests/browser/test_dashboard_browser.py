@@ -92,3 +92,23 @@ async def test_audit_search_and_a_records_history(live: Live, page: Page) -> Non
     await expect(page.get_by_role("heading")).to_contain_text(source_id)
     await page.goto(live.url + "/audit?since=yesterday-ish")
     await expect(page.get_by_role("alert")).to_contain_text("is not a date")
+
+
+async def test_reconciliation_of_a_month(live: Live, page: Page) -> None:
+    await sync_flow(live.app_ctx, "default", "invoices")
+    await sync_flow(live.app_ctx, "default", "payments")
+    months = sorted({i["invoiceDate"][:7] for i in live.box.servicetitan.snapshot("invoices")})
+    await log_in(page, live.url, "/reconcile")
+    await page.get_by_label("Month").fill(months[-1])
+    await page.get_by_role("button", name="Reconcile").click()
+    totals = page.locator("table.totals")
+    await expect(totals).to_contain_text("matched")
+    await expect(page.get_by_role("heading", name=f"default · {months[-1]}")).to_be_visible()
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="Download as CSV").click()
+    saved = await (await download.value).path()
+    assert saved is not None
+    assert saved.read_text(encoding="utf-8").splitlines()[0].startswith("kind")
+    await page.get_by_label("Month").fill("2026-13")
+    await page.get_by_role("button", name="Reconcile").click()
+    await expect(page.get_by_role("alert")).to_be_visible()
