@@ -27,6 +27,7 @@ SECRETS = (
     sb.SERVICETITAN_CLIENT_SECRET,
     sb.SERVICETITAN_APP_KEY,
     sb.SERVICETITAN_WEBHOOK_KEY,
+    sb.DASHBOARD_PASSWORD,
 )
 
 
@@ -83,6 +84,12 @@ async def test_demo_delivers_receivables_by_webhook_and_the_polling_pass_finds_n
     assert _number(r"invoices polling pass: \d+ read, \d+ created, (\d+) unchanged", out) == len(
         invoices.eligible
     )
+
+    # the reconciliation of every month the data covers, and where the dashboard is
+    months = re.findall(r"reconciliation (\d{4}-\d{2}): .*? — (no problems|\d+ problems)", out)
+    assert months, "no reconciliation in the summary"
+    assert all(verdict == "no problems" for _, verdict in months), months
+    assert _number(r"dashboard: http://127\.0\.0\.1:(\d+)/", out) == web
 
     for secret in SECRETS:
         assert secret not in out

@@ -176,9 +176,15 @@ async def _web_app(app_ctx: AppContext, store: Store) -> Starlette:
     Webhook endpoints come from the config and the secret store, as ``ml-connector run`` loads them.
     """
     from ml_connector.web.app import create_web_app, load_webhook_endpoints
+    from ml_connector.web.dashboard import Dashboard
 
     endpoints = await load_webhook_endpoints(app_ctx, store)
-    return create_web_app(store=store, clock=app_ctx.clock, endpoints=endpoints)
+    return create_web_app(
+        store=store,
+        clock=app_ctx.clock,
+        endpoints=endpoints,
+        dashboard=Dashboard(app_ctx=app_ctx, store=store),
+    )
 
 
 class _Server(uvicorn.Server):
@@ -357,10 +363,37 @@ async def _attention_summary(app_ctx: AppContext) -> list[str]:
     return [f"attention {reason} × {n}" for reason, n in sorted(reasons.items())]
 
 
-async def _closing_lines(app_ctx: AppContext, web_url: str) -> list[str]:
-    """The end of the summary, after the flows: where to look next (the web app; reconciliation
-    and the dashboard's URL belong here too)."""
-    return [f"connector web app: {web_url} (webhooks, /healthz, /readyz, /metrics)"]
+async def _reconciliation_lines(app_ctx: AppContext, store: Store, box: Sandbox) -> list[str]:
+    """Reconcile every month the generated invoices and payments are dated in, as ``reconcile`` does."""
+    from ml_connector.reconcile import Period, reconcile
+
+    dates = [i.get("invoiceDate") for i in box.servicetitan.snapshot("invoices")]
+    dates += [p.get("date") for p in box.servicetitan.snapshot("payments")]
+    months = sorted({d[:7] for d in dates if isinstance(d, str) and d})
+    lines = []
+    for month in months:
+        result = await reconcile(app_ctx, store, CONNECTION, Period.parse(month))
+        parts = [
+            f"{kind}s " + ", ".join(f"{n} {status}" for status, n in per_status.items() if n)
+            for kind, per_status in result.counts().items()
+        ]
+        verdict = (
+            "no problems" if not result.problems else f"{len(result.problems)} problems to look at"
+        )
+        lines.append(f"reconciliation {month}: {'; '.join(parts) or 'nothing'} — {verdict}")
+    return lines
+
+
+async def _closing_lines(
+    app_ctx: AppContext, store: Store, box: Sandbox, web_url: str
+) -> list[str]:
+    """The end of the summary, after the flows: the reconciliation and where to look next."""
+    return [
+        *await _reconciliation_lines(app_ctx, store, box),
+        f"dashboard: {web_url}/ — log in with any name and the sandbox dashboard password "
+        "(README, Sandbox credentials)",
+        f"connector web app: {web_url} (webhooks, /healthz, /readyz, /metrics)",
+    ]
 
 
 async def _demo(directory: Path, *, seed: int, scale: float, keep_running: bool) -> None:
@@ -438,7 +471,7 @@ async def _demo(directory: Path, *, seed: int, scale: float, keep_running: bool)
                         *attention_lines,
                         f"store: {app_ctx.database_url}",
                         f"config: {app_ctx.config.path}",
-                        *await _closing_lines(app_ctx, web_url),
+                        *await _closing_lines(app_ctx, store, box, web_url),
                         f"time: {time.monotonic() - started_at:.1f} s",
                     ]
                 ),
@@ -448,7 +481,9 @@ async def _demo(directory: Path, *, seed: int, scale: float, keep_running: bool)
         if failed:
             raise ConnectorError("the demo's check failed; see the table above")
         if keep_running:
-            console.print("The simulators and the connector's web app keep running; Ctrl-C stops.")
+            console.print(
+                f"The simulators and the dashboard ({web_url}/) keep running; Ctrl-C stops."
+            )
             await server
     finally:
         stop.set()
