@@ -46,6 +46,16 @@ BY_HAND = "apply_in_fusion"
 log = logging.getLogger(__name__)
 
 
+def unposted_reason(payment: st.Payment) -> str | None:
+    """Why a payment the connector has not posted yet is left alone (an audited skip); None if it
+    may post. Once posted (a link exists), later changes are followed whatever these say."""
+    if not payment.active:
+        return "inactive payment"
+    if payment.syncStatus == "Exported":
+        return "syncStatus Exported before the connector posted it"
+    return None
+
+
 class PaymentFlow:
     """One connection's F5. ``run`` is one polling cycle; ``sync`` handles one payment."""
 
@@ -114,7 +124,7 @@ class PaymentFlow:
         d = record.decisions
         async with ctx.store.transaction() as tx:
             link = await tx.links.get(ctx.connection, ENTITY, record.source_id)
-        if link is None and (not payment.active or payment.syncStatus == "Exported"):
+        if link is None and unposted_reason(payment) is not None:
             d.add("eligibility", f"active={payment.active}, syncStatus {payment.syncStatus}")
             await self._unposted_or_attention(payment)
             async with ctx.store.transaction() as tx:

@@ -66,10 +66,9 @@ def invoice_fact(invoice: st.Invoice, ctx: FlowContext) -> SourceFact:
 def payment_skip(payment: st.Payment) -> str | None:
     """Why F5 leaves a payment alone (``flows/payments.py``: inactive, or already exported when
     it has no link; refunds and reversals are recorded in Fusion by hand)."""
-    if not payment.active:
-        return "inactive payment"
-    if payment.syncStatus == "Exported":
-        return "syncStatus Exported before the connector posted it"
+    reason = f5.unposted_reason(payment)
+    if reason is not None:
+        return reason
     if payment.refundedPaymentId is not None or _cents(payment.total) < 0:
         return "a refund or reversal, recorded in Fusion by hand"
     return None
