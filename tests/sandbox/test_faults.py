@@ -108,7 +108,25 @@ async def test_default_config_is_transparent(
         assert (await client.get("/items")).status_code == 200
     assert (await client.post("/items", json={"name": "new"})).status_code == 200
     assert clock.slept == []
-    assert faults.counts() == {"requests": 21}
+    assert faults.counts() == {"requests": 21, "writes": 1}
+
+
+async def test_writes_are_counted_as_the_base_of_the_drop_rate(
+    client: httpx.AsyncClient, faults: FaultMiddleware, state: TinyState
+) -> None:
+    """``writes`` counts the requests a drop-after-commit could hit (``drop_methods``, not excluded),
+    whether or not a fault fires, so a soak can state the share of writes whose answer was lost."""
+    faults.set_config(FaultConfig(rate_drop_after_commit=1.0, drop_methods=["POST"]))
+    for _ in range(3):
+        assert (await client.post("/items", json={"name": "w"})).status_code == 504
+    assert (await client.get("/items")).status_code == 200
+    assert (await client.post("/connect/token")).status_code == 200  # excluded: not counted
+    counts = faults.counts()
+    assert (counts["writes"], counts["drop_after_commit"], counts["requests"]) == (3, 3, 4)
+    faults.set_config(FaultConfig(rate_5xx=1.0))
+    assert (await client.post("/items", json={"name": "x"})).status_code >= 500
+    assert faults.counts()["writes"] == 4, "a write answered by another fault still counts"
+    assert len(state.items) == 8
 
 
 async def test_fixed_latency_advances_the_fake_clock(

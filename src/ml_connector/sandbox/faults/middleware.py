@@ -54,7 +54,8 @@ class FaultMiddleware:
     """Injects the faults of a :class:`FaultConfig` and serves the admin endpoint.
 
     ``counts()`` reports how many faults of each kind fired, plus ``requests`` (requests that
-    were eligible for error faults), so a benchmark can state what it survived.
+    were eligible for error faults) and ``writes`` (those of them with a ``drop_methods`` method,
+    the base of the drop-after-commit rate), so a benchmark can state what it survived.
     """
 
     def __init__(
@@ -136,6 +137,8 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         self._counts["requests"] += 1
+        if method in config.drop_methods:
+            self._counts["writes"] += 1
         await self._maybe_revoke(config)
 
         if self._roll(config.rate_timeout):
