@@ -291,14 +291,15 @@ class PaymentFlow:
                 continue
             d.add("application", f"applied to invoice {app.st_invoice_id}", target=str(app.amount))
             applied += 1
-        if by_hand:
-            async with ctx.store.transaction() as tx:
-                for key, _text in by_hand:
-                    # a person applies it; the connector does not try again
-                    await self._link(tx, APPLICATION, key, BY_HAND, None)
-                earlier = await self._unresolved_by_hand(tx, payment_id, plan)
+        async with ctx.store.transaction() as tx:
+            for key, _text in by_hand:
+                # a person applies it; the connector does not try again
+                await self._link(tx, APPLICATION, key, BY_HAND, None)
+            earlier = await self._unresolved_by_hand(tx, payment_id, plan)
+        if by_hand or earlier:
             # the attention item is one per payment and its message is replaced: it names every
-            # by-hand application still open, not only this run's (invoices post at different times)
+            # by-hand application still open, not only this run's (invoices post at different
+            # times), and it stays open while one is — even when this run applied the rest itself
             texts = [*earlier, *(text for key, text in by_hand if text not in earlier)]
             raise NeedsAttentionError(
                 "apply_in_fusion",

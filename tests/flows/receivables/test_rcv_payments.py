@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -354,3 +355,35 @@ async def test_a_pending_application_whose_balance_moved_otherwise_goes_to_a_per
     await PaymentFlow(h.ctx()).sync_ids([pid])
     assert (await open_attention(h, FLOW)).get(str(pid)) == "application_uncertain"
     assert number(h, pid) not in applications(h)
+
+
+async def test_apply_in_fusion_stays_open_while_an_earlier_application_is_not_applied(
+    h: Harness,
+) -> None:
+    """DESIGN §5 "Receipt application": the pod gains applyReceipt (a 26C upgrade) between two
+    runs of a split payment. The second application is applied by the connector, but the first is
+    still the person's to apply: the "apply in Fusion" item stays open and names it (it used to be
+    resolved by the successful run)."""
+    inner = h.sandbox.fusion_app.app
+    config = inner.state.fusion_config
+    inner.state.fusion_config = dataclasses.replace(config, apply_receipt_action=False)
+    split = {
+        p: sorted(inv for inv, _amount in e.applications)
+        for p, e in h.dataset.expected.payments.eligible.items()
+        if len(e.applications) >= 2
+    }
+    pid = min(split)
+    first_invoice, second_invoice = split[pid][:2]
+    await InvoiceFlow(h.ctx()).sync_ids([first_invoice])
+    await PaymentFlow(h.ctx()).sync_ids([pid])
+    assert f"to invoice {first_invoice}" in await attention_message(h, str(pid))
+
+    inner.state.fusion_config = config  # the pod now has the action
+    h.later()
+    await InvoiceFlow(h.ctx()).sync_ids([second_invoice])
+    await PaymentFlow(h.ctx()).sync_ids([pid])
+    message = await attention_message(h, str(pid))
+    assert f"to invoice {first_invoice}" in message
+    assert f"to invoice {second_invoice}" not in message
+    applied = applications(h).get(number(h, pid), [])
+    assert len(applied) == 1, "the second application was applied by the connector"
