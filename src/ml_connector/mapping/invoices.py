@@ -37,6 +37,9 @@ from ml_connector.mapping.decisions import Decisions, Mapped
 from ml_connector.systems.servicetitan import models as st
 
 CENT = Decimal("0.01")
+#: No receivable is this large: a bigger amount is a typo or a drifted field, and Decimal cannot
+#: round one past 28 digits to the cent at all (it raised ``InvalidOperation`` and ended the run).
+MAX_AMOUNT = Decimal("1e15")
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -109,12 +112,24 @@ def _natural_account(mapping: ReceivablesMapping, item: st.InvoiceItem, d: Decis
     )
 
 
-def _money(value: Decimal | None) -> Decimal:
-    return (value or Decimal(0)).quantize(CENT)
+def to_cents(value: Decimal | None, what: str) -> Decimal:
+    """``value`` rounded to the cent; an amount out of range needs a person, not a crash."""
+    amount = value or Decimal(0)
+    if abs(amount) >= MAX_AMOUNT:
+        raise NeedsAttentionError(
+            "amount_out_of_range",
+            f"{what} is {amount}, beyond the largest amount posted ({MAX_AMOUNT:,.0f})",
+            suggestion="correct the amount in ServiceTitan, then replay",
+        )
+    return amount.quantize(CENT)  # below MAX_AMOUNT this never runs out of digits
+
+
+def _money(value: Decimal | None, what: str = "an amount") -> Decimal:
+    return to_cents(value, what)
 
 
 def _line(number: int, item: st.InvoiceItem, d: Decisions) -> dict[str, Any]:
-    total = _money(item.total)
+    total = _money(item.total, f"item {item.id}'s total")
     line: dict[str, Any] = {
         "LineNumber": number,
         "Description": plain_text(item.description or item.skuName)
@@ -125,6 +140,7 @@ def _line(number: int, item: st.InvoiceItem, d: Decisions) -> dict[str, Any]:
     if (
         qty
         and price is not None
+        and abs(qty * price) < MAX_AMOUNT
         and (qty * price).quantize(CENT) == total
         and qty == qty.to_integral()
     ):
@@ -149,7 +165,7 @@ def map_invoice(
     """The POST payload, or :class:`NeedsAttentionError` with a reason a person can act on."""
     d = Decisions()
     target = business_unit(mapping, invoice, d)
-    total = _money(invoice.total)
+    total = _money(invoice.total, f"invoice {invoice.id}'s total")
     if total < 0:
         if mapping.negative_invoices != "credit_memo":
             raise NeedsAttentionError(
@@ -201,7 +217,7 @@ def map_invoice(
                 "InvoiceLineNumber": number_,
             }
         )
-    tax = _money(invoice.salesTax)
+    tax = _money(invoice.salesTax, f"invoice {invoice.id}'s sales tax")
     if tax != 0:
         if not mapping.tax_account:
             raise NeedsAttentionError(

@@ -18,7 +18,7 @@ from typing import Any
 from ml_connector.errors import NeedsAttentionError
 from ml_connector.mapping.config import ReceivablesMapping
 from ml_connector.mapping.decisions import Decisions, Mapped
-from ml_connector.mapping.invoices import CENT, business_unit, transaction_date
+from ml_connector.mapping.invoices import business_unit, to_cents, transaction_date
 from ml_connector.systems.servicetitan import models as st
 
 
@@ -43,7 +43,7 @@ def map_payment(
     payment: st.Payment, account_number: str, mapping: ReceivablesMapping, *, timezone: str
 ) -> Mapped[ReceiptPlan]:
     d = Decisions()
-    total = (payment.total or Decimal(0)).quantize(CENT)
+    total = to_cents(payment.total, f"payment {payment.id}'s total")
     if payment.refundedPaymentId is not None or total < 0:
         raise NeedsAttentionError(
             "refund_or_reversal",
@@ -65,7 +65,10 @@ def map_payment(
     if when is None:
         raise NeedsAttentionError("missing_payment_date", f"payment {payment.id} has no date")
     applications = tuple(
-        Application(st_invoice_id=a.appliedTo, amount=a.appliedAmount.quantize(CENT))
+        Application(
+            st_invoice_id=a.appliedTo,
+            amount=to_cents(a.appliedAmount, f"payment {payment.id}'s application"),
+        )
         for a in payment.appliedTo
         if a.appliedAmount != 0
     )
