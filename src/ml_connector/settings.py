@@ -156,6 +156,15 @@ class WebhookSettings(_Model):
     )
     timestamp_tolerance_seconds: int = Field(default=0, ge=0, description="0 turns the check off.")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    rate_limit_per_second: float = Field(
+        default=50.0,
+        gt=0,
+        le=100_000,
+        description="Requests per second per client address (token bucket); more is answered 429.",
+    )
+    rate_limit_burst: int = Field(
+        default=200, ge=1, le=1_000_000, description="Requests a client may send at once."
+    )
 
 
 class ServiceTitanSettings(_Model):

@@ -3,11 +3,13 @@
 Order of checks, each with a clear answer and nothing lost:
 
 1. unknown connection or webhooks disabled → 404;
-2. body larger than the connection's cap → 413 (read in chunks; the rest is never buffered);
-3. signature (and timestamp, when configured) missing or wrong → 401, logged without the body;
-4. a signed body that is not an event → stored as a ``malformed`` inbox item (visible, ignored)
+2. more requests from one client address than ``rate_limit_per_second`` (token bucket with
+   ``rate_limit_burst``, on the injected clock) → 429 with ``Retry-After``, nothing read or stored;
+3. body larger than the connection's cap → 413 (read in chunks; the rest is never buffered);
+4. signature (and timestamp, when configured) missing or wrong → 401, logged without the body;
+5. a signed body that is not an event → stored as a ``malformed`` inbox item (visible, ignored)
    and answered 400;
-5. otherwise the event is written to the inbox (group commit) and **only then** acknowledged:
+6. otherwise the event is written to the inbox (group commit) and **only then** acknowledged:
    200 ``accepted`` for a new event, 200 ``duplicate`` for one already stored (retries, replays).
 
 Events are hints: the worker fetches the current invoice or payment through the API before posting.
@@ -18,7 +20,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -40,6 +43,48 @@ class WebhookEndpoint:
     connection: str
     settings: WebhookSettings
     key: Secret | None
+
+
+@dataclass(kw_only=True)
+class _Bucket:
+    tokens: float
+    at: float
+
+
+@dataclass(kw_only=True)
+class RateLimiter:
+    """Token buckets per (connection, client address): ``rate`` per second, ``burst`` at once.
+
+    ServiceTitan delivers far below the defaults; the limit is there so one misbehaving or hostile
+    sender cannot fill the inbox or starve the store. Memory is bounded: idle buckets (full again)
+    are dropped when there are many.
+    """
+
+    clock: Clock
+    max_clients: int = 10_000
+    _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
+
+    def take(self, key: tuple[str, str], rate: float, burst: int) -> float:
+        """0 when the request may pass, else the seconds until a token is free."""
+        now = self.clock.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self.max_clients:
+                self._forget_idle(now, rate, burst)
+            bucket = self._buckets[key] = _Bucket(tokens=float(burst), at=now)
+        bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.at) * rate)
+        bucket.at = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return (1 - bucket.tokens) / rate
+
+    def _forget_idle(self, now: float, rate: float, burst: int) -> None:
+        full = [k for k, b in self._buckets.items() if b.tokens + (now - b.at) * rate >= burst]
+        for k in full:
+            del self._buckets[k]
+        while len(self._buckets) >= self.max_clients:  # all busy: drop the oldest
+            self._buckets.pop(next(iter(self._buckets)))
 
 
 class _TooLarge(Exception):
@@ -71,6 +116,7 @@ class WebhookReceiver:
         self._endpoints = endpoints
         self._writer = writer
         self._clock = clock
+        self._limiter = RateLimiter(clock=clock)
         self.rejected: dict[str, int] = {}
 
     def _reject(self, connection: str, status: int, reason: str, request: Request) -> JSONResponse:
@@ -103,6 +149,14 @@ class WebhookReceiver:
         if endpoint is None or not endpoint.settings.enabled:
             return _problem(404, "no webhook endpoint for this connection")
         settings = endpoint.settings
+        client = request.client.host if request.client else "unknown"
+        wait = self._limiter.take(
+            (connection, client), settings.rate_limit_per_second, settings.rate_limit_burst
+        )
+        if wait > 0:
+            response = self._reject(connection, 429, "rate limit exceeded", request)
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return response
         try:
             body = await _read_capped(request, settings.max_body_bytes)
         except _TooLarge:
