@@ -115,3 +115,15 @@ def test_unreadable_key_file_is_a_clear_error(tmp_path: Path) -> None:
     not_a_file.mkdir(mode=0o700)
     with pytest.raises(SecretError, match="cannot be read"):
         load_master_key({}, not_a_file)
+
+
+async def test_add_keeps_the_first_value(store: Store) -> None:
+    """Two web processes creating the dashboard's session key at once keep one key."""
+    cipher = _cipher()
+    async with store.transaction() as tx:
+        assert await tx.secrets.add(cipher, "dashboard.session_key", Secret("first-key-value-1"))
+    async with store.transaction() as tx:
+        assert not await tx.secrets.add(cipher, "dashboard.session_key", Secret("second-key-val"))
+        value = await tx.secrets.get(cipher, "dashboard.session_key")
+    assert value is not None
+    assert value.reveal() == "first-key-value-1"

@@ -44,6 +44,24 @@ class SecretRepo(Repo):
         await self._conn.execute(stmt)
         return not existed
 
+    async def add(self, cipher: Cipher, name: str, value: Secret) -> bool:
+        """Store only if the name is absent (two processes racing keep the first value); True if
+        this call stored it."""
+        await self.ensure_key(cipher)
+        now = self._clock.now()
+        stmt = (
+            self.insert_or(secrets)
+            .values(
+                name=name,
+                ciphertext=cipher.encrypt(name, value.reveal()),
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[secrets.c.name])
+            .returning(secrets.c.name)
+        )
+        return (await self._conn.execute(stmt)).first() is not None
+
     async def exists(self, name: str) -> bool:
         row = (
             await self._conn.execute(select(secrets.c.name).where(secrets.c.name == name))

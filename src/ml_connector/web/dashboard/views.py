@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -89,6 +90,7 @@ class Dashboard:
     schedule: Callable[[], list[ScheduledRun]] | None = None
     _signer: SessionSigner | None = None
     _throttle: LoginThrottle | None = None
+    _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _env: Environment = field(
         default_factory=lambda: Environment(
             loader=PackageLoader("ml_connector.web", "templates"),
@@ -114,12 +116,13 @@ class Dashboard:
 
     async def signer(self) -> SessionSigner:
         """The session signer, its key read from (or first created in) the store."""
-        if self._signer is None:
+        async with self._signer_lock:
+            if self._signer is not None:
+                return self._signer
             cipher = self.app_ctx.cipher()
             async with self.store.transaction() as tx:
-                key = await tx.secrets.get(cipher, SESSION_KEY_SECRET)
-                if key is None:
-                    await tx.secrets.set(cipher, SESSION_KEY_SECRET, Secret(new_token()))
+                # the first web process to start creates it; the others read that one
+                await tx.secrets.add(cipher, SESSION_KEY_SECRET, Secret(new_token()))
             async with self.store.transaction() as tx:
                 key = await tx.secrets.get(cipher, SESSION_KEY_SECRET)
             assert key is not None
