@@ -235,7 +235,7 @@ async def test_ignore_needs_a_comment_and_records_who(
     token = csrf_of(page.text)
     empty = await client.post(f"/attention/{item_id}/ignore", data={"csrf": token, "comment": " "})
     assert empty.status_code == 400
-    assert "Say why" in empty.text
+    assert "why to ignore" in empty.text
     done = await client.post(
         f"/attention/{item_id}/ignore", data={"csrf": token, "comment": "duplicate of 76"}
     )
@@ -337,3 +337,24 @@ async def test_logout_ends_the_session(client: httpx.AsyncClient) -> None:
     response = await client.post("/logout", data={"csrf": csrf_of(page.text)})
     assert response.status_code == 303
     assert (await client.get("/")).status_code == 303
+
+
+async def test_an_item_fixed_by_hand_is_resolved_with_a_comment(
+    client: httpx.AsyncClient, store: Store, clock: FakeClock
+) -> None:
+    item_id, _ = await _seed(store, clock)
+    await log_in(client)
+    token = csrf_of((await client.get(f"/attention/{item_id}")).text)
+    empty = await client.post(f"/attention/{item_id}/resolve", data={"csrf": token})
+    assert empty.status_code == 400
+    assert "what was done to resolve" in empty.text
+    done = await client.post(
+        f"/attention/{item_id}/resolve", data={"csrf": token, "comment": "applied in Fusion"}
+    )
+    assert done.status_code == 303
+    assert "Resolved." in (await client.get(done.headers["location"])).text
+    async with store.transaction() as tx:
+        item = await tx.attention.get(item_id)
+    assert item is not None
+    assert item.state is AttentionState.RESOLVED
+    assert (item.decided_by, item.comment) == ("Dana (dashboard)", "applied in Fusion")

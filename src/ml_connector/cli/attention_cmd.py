@@ -1,4 +1,4 @@
-"""``attention list|show|replay|ignore``: the records that need a person, and what to do about them."""
+"""``attention list|show|replay|resolve|ignore``: the records that need a person, and what to do about them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ml_connector.store.records import AttentionItem
 from ml_connector.store.states import AttentionState
 
 app = typer.Typer(
-    help="Records that need a person: list, show, replay, ignore.", no_args_is_help=True
+    help="Records that need a person: list, show, replay, resolve, ignore.", no_args_is_help=True
 )
 
 
@@ -104,6 +104,33 @@ def show(ctx: typer.Context, item_id: int = typer.Argument(...)) -> None:
         console.print(
             escape(json.dumps(item.source_record, indent=2, default=str)[:4000]), highlight=False
         )
+
+
+@app.command("resolve")
+def resolve(
+    ctx: typer.Context,
+    item_id: int = typer.Argument(...),
+    comment: str = typer.Option(..., "--comment", help="What was done (e.g. applied by hand)."),
+) -> None:
+    """Close an item that a person fixed by hand in Fusion or ServiceTitan (a comment is required)."""
+    app_ctx = app_context(ctx)
+    who = getpass.getuser()
+    if not comment.strip():
+        raise ConfigError("resolving an attention item needs a comment saying what was done")
+
+    async def go() -> AttentionItem:
+        store = app_ctx.open_store()
+        try:
+            async with store.transaction() as tx:
+                try:
+                    return await tx.attention.resolve(item_id, by=who, comment=comment.strip())
+                except (LookupError, ValueError) as exc:
+                    raise ConfigError(str(exc)) from None
+        finally:
+            await store.close()
+
+    item = run(go)
+    console.print(f"attention item #{item.id} resolved by {who}")
 
 
 @app.command("ignore")

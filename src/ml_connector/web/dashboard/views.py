@@ -194,6 +194,7 @@ class Dashboard:
             Route("/attention/{item_id:int}", p(self.attention_detail), methods=["GET"]),
             Route("/attention/{item_id:int}/replay", p(self.attention_replay), methods=["POST"]),
             Route("/attention/{item_id:int}/ignore", p(self.attention_ignore), methods=["POST"]),
+            Route("/attention/{item_id:int}/resolve", p(self.attention_resolve), methods=["POST"]),
             Route("/audit", p(self.audit_search), methods=["GET"]),
             Route("/audit/{audit_id:int}", p(self.audit_entry), methods=["GET"]),
             Route("/history", p(self.history), methods=["GET"]),
@@ -372,9 +373,11 @@ class Dashboard:
         item = await self._get_item(int(request.path_params["item_id"]))
         if item is None:
             return self.render("error.html", request, 404, user=user, message="No such item.")
-        notice = {"replayed": "Replayed: the record went through.", "ignored": "Ignored."}.get(
-            request.query_params.get("done", "")
-        )
+        notice = {
+            "replayed": "Replayed: the record went through.",
+            "ignored": "Ignored.",
+            "resolved": "Resolved.",
+        }.get(request.query_params.get("done", ""))
         return await self._item_page(request, user, item, notice=notice)
 
     def _who(self, user: SessionUser) -> str:
@@ -407,22 +410,34 @@ class Dashboard:
         )
 
     async def attention_ignore(self, request: Request, user: SessionUser) -> Response:
+        return await self._close(request, user, resolve=False)
+
+    async def attention_resolve(self, request: Request, user: SessionUser) -> Response:
+        return await self._close(request, user, resolve=True)
+
+    async def _close(self, request: Request, user: SessionUser, *, resolve: bool) -> Response:
+        """Ignore (no action needed) or resolve (fixed by hand); both need a comment."""
         item_id = int(request.path_params["item_id"])
-        comment = str((await request.form()).get("comment", "")).strip()
+        comment = str((await request.form()).get("comment", "")).strip()[:2000]
         item = await self._get_item(item_id)
         if item is None:
             return self.render("error.html", request, 404, user=user, message="No such item.")
         if not comment:
+            need = "what was done to resolve" if resolve else "why to ignore"
             return await self._item_page(
-                request, user, item, status=400, error="Say why in the comment to ignore an item."
+                request, user, item, status=400, error=f"Say {need} the item in the comment."
             )
         try:
             async with self.store.transaction() as tx:
-                await tx.attention.ignore(item_id, by=self._who(user), comment=comment[:2000])
+                if resolve:
+                    await tx.attention.resolve(item_id, by=self._who(user), comment=comment)
+                else:
+                    await tx.attention.ignore(item_id, by=self._who(user), comment=comment)
         except (LookupError, ValueError) as exc:
             return await self._item_page(request, user, item, status=409, error=str(exc))
-        log.info("dashboard: %s ignored attention item %s", user.name, item_id)
-        return RedirectResponse(f"/attention/{item_id}?done=ignored", status_code=303)
+        done = "resolved" if resolve else "ignored"
+        log.info("dashboard: %s %s attention item %s", user.name, done, item_id)
+        return RedirectResponse(f"/attention/{item_id}?done={done}", status_code=303)
 
     # ---------------------------------------------------------------- audit
 
