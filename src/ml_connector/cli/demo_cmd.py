@@ -107,9 +107,19 @@ def demo(
         "--keep-running",
         help="Keep the simulators and the connector's web app up until Ctrl-C.",
     ),
+    log_level: str = typer.Option(
+        "WARNING",
+        "--log-level",
+        help="Log level on stderr (DEBUG shows every request; secrets are redacted at any level).",
+        case_sensitive=False,
+    ),
+    log_format: str = typer.Option("text", "--log-format", help="text or json."),
 ) -> None:
     """Run the tour: simulators + connector on SQLite, check, every flow once, a summary."""
-    configure_logging(level="WARNING")
+    level, fmt = log_level.upper(), log_format.lower()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR") or fmt not in ("text", "json"):
+        raise typer.BadParameter("--log-level DEBUG|INFO|WARNING|ERROR, --log-format text|json")
+    configure_logging(level=level, fmt=fmt)
     try:
         asyncio.run(_demo(directory.resolve(), seed=seed, scale=scale, keep_running=keep_running))
     except OSError as exc:
