@@ -128,7 +128,41 @@ class ReceivablesMapping(_Model):
     )
 
 
+class MatchingMapping(_Model):
+    """``[...mapping.matching]``: how ``ml-connector match`` links records both sides already have."""
+
+    threshold: float = Field(
+        default=0.75,
+        ge=0.0,
+        le=1.0,
+        description="Similarity (0–1) at which a candidate is proposed; an unreviewed proposal at "
+        "or above it stops F1 and F4 from creating or guessing that record.",
+    )
+    margin: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="A second candidate scoring within this of the best makes a proposal "
+        "ambiguous: it is never accepted automatically.",
+    )
+    customer_account_field: str | None = Field(
+        default=None,
+        description="ServiceTitan customer custom field holding the Fusion account number "
+        "(default: mapping.receivables.customer_account_field).",
+    )
+    sku_ignore_case: bool = Field(default=True, description="Compare SKU codes without case.")
+    sku_ignore_characters: str = Field(
+        default=" -_./", description="Characters removed from SKU codes and item numbers."
+    )
+    sku_prefix: str | None = Field(
+        default=None,
+        description="Prefix removed from SKU codes before comparing them with item numbers "
+        "(default: mapping.purchase_orders.item_sku_prefix).",
+    )
+
+
 class MappingConfig(_Model):
     suppliers: SupplierMapping = Field(default_factory=SupplierMapping)
     purchase_orders: PurchaseOrderMapping = Field(default_factory=PurchaseOrderMapping)
     receivables: ReceivablesMapping = Field(default_factory=ReceivablesMapping)
+    matching: MatchingMapping = Field(default_factory=MatchingMapping)
