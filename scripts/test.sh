@@ -29,5 +29,9 @@ echo "== mypy --strict src"; .venv/bin/mypy
 if [ -z "${ML_CONNECTOR_TEST_POSTGRES_URL:-}" ]; then
   echo "== note: ML_CONNECTOR_TEST_POSTGRES_URL is not set: store tests run on SQLite only"
 fi
+echo "== mkdocs build --strict"
+SITE_DIR=$(mktemp -d)
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$SITE_DIR"
+rm -rf "$SITE_DIR"
 echo "== pytest"
 .venv/bin/python -m pytest -p no:cacheprovider --cov --cov-report=term:skip-covered "$@"
