@@ -3,8 +3,9 @@
 The store speaks SQLAlchemy Core, whose expressions bind every value. The ways around that are
 raw text — ``text(...)``, ``exec_driver_sql(...)``, or a string handed to ``.execute(...)`` — so
 this test reads every module of ``src/ml_connector`` and fails on any such call whose statement is
-not a plain literal: an f-string, ``%``, ``.format()``, ``+`` concatenation, or a variable. A new
-static statement goes in ``ALLOWED`` as written (so a change to it is seen here).
+not a plain literal: an f-string, ``%``, ``.format()``, ``+`` concatenation, or a variable (a
+literal such as ``"SELECT pg_advisory_lock(%s)"`` with its parameters beside it is fine). A
+statement formatted from constants only goes in ``ALLOWED`` as written, so a change to it is seen.
 """
 
 from __future__ import annotations
@@ -17,14 +18,7 @@ import ml_connector
 SRC = Path(ml_connector.__file__).resolve().parent
 RAW = {"text", "exec_driver_sql"}
 #: (module, statement as written) — static statements with no outside value in them
-ALLOWED = {
-    ("web/app.py", "SELECT 1"),
-    ("store/engine.py", "f'PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}'"),
-    ("store/engine.py", "PRAGMA journal_mode = WAL"),
-    ("store/engine.py", "PRAGMA synchronous = NORMAL"),
-    ("store/engine.py", "PRAGMA foreign_keys = ON"),
-    ("store/engine.py", "BEGIN IMMEDIATE"),
-}
+ALLOWED = {("store/engine.py", "f'PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}'")}
 
 
 def _callee(node: ast.Call) -> str | None:
@@ -57,6 +51,8 @@ def _problems(path: Path, source: str) -> list[str]:
     problems = []
     for line, name, arg in _raw_statements(ast.parse(source)):
         statement = arg.value if isinstance(arg, ast.Constant) else ast.unparse(arg)
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            continue  # a literal cannot carry a value; parameters are bound beside it
         if (rel, statement) in ALLOWED:
             continue
         if name == "execute" and isinstance(arg, ast.Name | ast.Attribute | ast.Subscript):
@@ -94,5 +90,5 @@ conn.execute(stmt, {"id": 1})
 conn.execute(text("SELECT 1"))
 """
     path = tmp_path / "app.py"
-    assert len(_problems(path, bad)) == 8
+    assert len(_problems(path, bad)) == 7
     assert _problems(SRC / "web" / "app.py", good) == []
