@@ -19,6 +19,7 @@ from ml_connector.cli import (
     check_cmd,
     demo_cmd,
     init_cmd,
+    match_cmd,
     reconcile_cmd,
     replay_cmd,
     run_cmd,
@@ -76,6 +77,7 @@ status_cmd.register(app)
 replay_cmd.register(app)
 run_cmd.register(app)
 reconcile_cmd.register(app)
+match_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,6 +29,7 @@ from ml_connector.store.repos.cursors import CursorRepo
 from ml_connector.store.repos.inbox import InboxRepo
 from ml_connector.store.repos.leases import LeaseRepo
 from ml_connector.store.repos.links import LinkRepo
+from ml_connector.store.repos.matches import MatchRepo
 from ml_connector.store.repos.secrets import SecretRepo
 from ml_connector.store.repos.writes import WriteRepo
 
@@ -46,6 +47,7 @@ class Tx:
         self.attention = AttentionRepo(conn, clock)
         self.secrets = SecretRepo(conn, clock)
         self.leases = LeaseRepo(conn, clock)
+        self.matches = MatchRepo(conn, clock)
 
 
 class Store:

@@ -27,6 +27,9 @@ class AuditAction(StrEnum):
     FAIL = "fail"
     ATTENTION = "attention"
     ADOPT = "adopt"
+    PROPOSE = "propose"  # matching proposed a link (issue 11)
+    ACCEPT = "accept"  # a person or --auto-accept accepted a proposed link
+    REJECT = "reject"
 
 
 class AttentionState(StrEnum):

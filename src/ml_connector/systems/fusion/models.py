@@ -303,6 +303,9 @@ class CustomerAccountSite(FusionRecord):
     CustomerName: str | None = None
     BusinessUnit: str | None = None
     Status: str | None = None
+    BillToSiteAddress: str | None = None
+    TaxpayerIdentificationNumber: str | None = None
+    TaxRegistrationNumber: str | None = None
 
 
 class CustomerAccount(FusionRecord):

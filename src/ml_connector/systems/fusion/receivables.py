@@ -270,6 +270,17 @@ class ReceivablesApi(FusionBase):
         )
         return [CustomerAccountSite.model_validate(r) for r in page.get("items") or []][:limit]
 
+    async def customer_site_pages(self) -> AsyncIterator[list[CustomerAccountSite]]:
+        """Every bill-to site (with its account and address), one list per page, paged by key on
+        ``BillToSiteUseId``: what ``ml-connector match`` indexes customer accounts by."""
+        async for rows in self._by_id_pages(
+            "receivablesCustomerAccountSiteActivities",
+            "BillToSiteUseId",
+            query.cmp("BillToSiteUseId", ">", 0),
+            what="fusion customer sites",
+        ):
+            yield [CustomerAccountSite.model_validate(r) for r in rows]
+
     async def customer_account_with_sites(
         self, account_number: str
     ) -> tuple[CustomerAccount, list[CustomerAccountSite]] | None:

@@ -141,6 +141,10 @@ class AccountingApi(STBase):
             ident=customer_id,
         )
 
+    def customers(self) -> AsyncIterator[Customer]:
+        """Every customer, active or not, page by page in id order (``ml-connector match``)."""
+        return self._list("crm", "customers", Customer, resource="customers", params=ANY)
+
     async def customers_by_ids(self, ids: Iterable[int]) -> list[Customer]:
         return await self._by_ids(
             "crm", "customers", Customer, ids, resource="customers", params=ANY

@@ -25,6 +25,7 @@ from ml_connector.systems.servicetitan.models import (
     Warehouse,
 )
 from ml_connector.systems.servicetitan.payloads import (
+    ExternalDataInput,
     PurchaseOrderInput,
     VendorInput,
     cancel_request,
@@ -80,6 +81,20 @@ class InventoryApi(STBase):
             vendor_request(vendor, update=True),
             resource="vendors/{id}",
             ident=vendor_id,
+        )
+
+    async def mark_vendor(self, vendor_id: int, external: ExternalDataInput) -> int:
+        """PATCH only the vendor's ``externalData`` (merged): how an accepted match proposal
+        marks a vendor someone entered by hand as the Fusion supplier it is."""
+        body = {
+            "externalData": ExternalDataInput(
+                application_guid=external.application_guid,
+                values=external.values,
+                patch_mode=external.patch_mode or "Merge",
+            ).to_request()
+        }
+        return await self._write(
+            "PATCH", INV, f"vendors/{vendor_id}", body, resource="vendors/{id}", ident=vendor_id
         )
 
     async def find_vendors_by_external_data(
@@ -236,6 +251,13 @@ class InventoryApi(STBase):
                 yield receipt
 
     # -- pricebook ----------------------------------------------------------------------------
+
+    async def skus(self) -> AsyncIterator[Sku]:
+        """Every material, then every piece of equipment, active or not (``ml-connector match``)."""
+        for kind, label in (("materials", "Material"), ("equipment", "Equipment")):
+            params = {"active": "Any"}
+            async for sku in self._list("pricebook", kind, Sku, resource=kind, params=params):
+                yield sku.model_copy(update={"skuType": label})
 
     async def sku_by_code(self, code: str) -> Sku | None:
         """The material with this code, else the equipment with it, else None.
