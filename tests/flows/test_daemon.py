@@ -7,6 +7,8 @@ import random
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
+import pytest
 from flow_kit import APP_GUID, Harness
 
 from ml_connector.runtime.clients import ConnectionClients
@@ -194,3 +196,72 @@ async def test_a_long_flow_renews_its_lease_and_still_ends(h: Harness) -> None:
     assert record.summary.created == len(h.dataset.expected.suppliers.eligible)
     async with h.store.transaction() as tx:
         assert await tx.leases.holder(job.lease_name) is None, "released after the run"
+
+
+class _Hold(httpx.AsyncBaseTransport):
+    """ServiceTitan that takes requests and never answers (token requests pass)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, expect: int) -> None:
+        self.inner = inner
+        self.expect = expect
+        self.held = 0
+        self.all_held = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/connect/token"):
+            return await self.inner.handle_async_request(request)
+        self.held += 1
+        if self.held >= self.expect:
+            self.all_held.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_lease_groups_run_side_by_side_and_stop_cancels_them_after_the_grace(
+    h: Harness,
+) -> None:
+    """Suppliers (procurement) and receipts start together; on stop, both get the grace period,
+    then are cancelled and their leases released (they resume on the next start)."""
+    from ml_connector.sandbox import credentials as sb
+    from ml_connector.secrets import Secret
+    from ml_connector.systems.servicetitan.client import STClient
+
+    hold = _Hold(httpx.ASGITransport(app=h.sandbox.st_app), expect=2)
+    daemon = _daemon(h, "w1", only=frozenset({"suppliers", "receipts"}))
+    clients = daemon.clients["default"]
+    clients.servicetitan = STClient.from_settings(
+        h.settings.servicetitan,
+        client_secret=Secret(sb.SERVICETITAN_CLIENT_SECRET),
+        app_key=Secret(sb.SERVICETITAN_APP_KEY),
+        clock=h.clock,
+        transport=hold,
+    )
+    h.clients.append(clients.servicetitan)
+    daemon.grace_seconds = 0.05
+    stop = asyncio.Event()
+    serving = asyncio.create_task(daemon.serve(stop))
+    await asyncio.wait_for(hold.all_held.wait(), timeout=30)
+    assert hold.held == 2, "both lease groups were running at once"
+    stop.set()
+    await asyncio.wait_for(serving, timeout=30)
+    assert daemon.history == [], "cancelled runs are not finished runs"
+    async with h.store.transaction() as tx:
+        for job in daemon.jobs():
+            assert await tx.leases.holder(job.lease_name) is None
+
+
+async def test_max_parallel_one_still_runs_every_due_job(h: Harness) -> None:
+    daemon = _daemon(h, "w1", only=frozenset({"suppliers", "receipts"}))
+    daemon.max_parallel = 1
+    await daemon.serve(asyncio.Event(), max_runs=2)
+    assert [r.job.flow for r in daemon.history] == ["suppliers", "receipts"]
+    assert all(r.error is None and r.summary is not None for r in daemon.history)
+    with pytest.raises(ValueError, match="max_parallel must be at least 1"):
+        Daemon(
+            store=h.store,
+            clock=h.clock,
+            clients={},
+            application_guid=APP_GUID,
+            worker_id="w",
+            max_parallel=0,
+        )

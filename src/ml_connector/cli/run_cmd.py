@@ -103,6 +103,7 @@ async def serve(
     web: bool = True,
     only: frozenset[str] | None = None,
     grace_seconds: float = 20.0,
+    max_parallel: int = 4,
 ) -> None:
     settings = app_ctx.config.settings
     guid = settings.application_guid
@@ -125,6 +126,7 @@ async def serve(
         metrics=metrics,
         only=only,
         grace_seconds=grace_seconds,
+        max_parallel=max_parallel,
     )
     server: _Server | None = None
     tasks: list[asyncio.Task[None]] = []
@@ -187,6 +189,14 @@ def run(
         help="On SIGTERM, how long a running flow may take to finish before it is cancelled "
         "(keep it under your orchestrator's kill timeout, e.g. Kubernetes' 30 s).",
     ),
+    max_parallel: int = typer.Option(
+        4,
+        "--max-parallel",
+        min=1,
+        max=256,
+        help="How many jobs may run at once, across connections (a connection with a job "
+        "running never takes the last free slot). With many connections, raise it.",
+    ),
 ) -> None:
     """Run the connector until SIGTERM/SIGINT: flows on their schedules, webhooks, health, metrics."""
     app_ctx = app_context(ctx)
@@ -204,6 +214,7 @@ def run(
             web=not no_web,
             only=frozenset(flow) or None,
             grace_seconds=grace_seconds,
+            max_parallel=max_parallel,
         )
         console.print("stopped")
 

@@ -4,9 +4,15 @@ One process. Each job (connection + flow) runs when due, only while this process
 lease in the store, so two daemons on one database never run the same flow at once (the loser
 skips the turn). The lease is renewed as the flow makes progress and released after.
 
-Stopping (SIGTERM/SIGINT → ``stop``): no new job starts; a running flow gets ``grace_seconds`` to
-finish, then it is cancelled — safe, because every page commits atomically with its cursor, and a
-write that was in flight is found by its recorded intent on the next start.
+Jobs run side by side, up to ``max_parallel`` at once, so a connection whose Fusion pod hangs or
+answers 503 for minutes (retrying) holds up only its own jobs: every other connection's flows
+start when they are due. Within the process two runs of one lease group never overlap (the store
+lease guards across processes), and a connection that already has a job running never takes the
+last free slot, so one connection alone cannot fill them all.
+
+Stopping (SIGTERM/SIGINT → ``stop``): no new job starts; running flows get ``grace_seconds`` to
+finish, then they are cancelled — safe, because every page commits atomically with its cursor, and
+a write that was in flight is found by its recorded intent on the next start.
 """
 
 from __future__ import annotations
@@ -57,6 +63,16 @@ class Daemon:
     only: frozenset[str] | None = None
     #: when each job runs next, while :meth:`serve` runs (the dashboard shows it)
     due: dict[Job, datetime] = field(default_factory=dict)
+    #: how many jobs may run at once (``run --max-parallel``)
+    max_parallel: int = 4
+    #: while jobs run, how often (real seconds) the scheduler looks at the clock for jobs that fell
+    #: due; it also looks whenever a job ends or reports progress
+    poll_seconds: float = 1.0
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_parallel < 1:
+            raise ValueError(f"max_parallel must be at least 1, not {self.max_parallel}")
 
     def jobs(self) -> list[Job]:
         available = set(FLOWS) if self.only is None else set(FLOWS) & self.only
@@ -96,6 +112,7 @@ class Daemon:
         def progress(_flow: str, _n: int) -> None:
             # Renew on progress, not from a timer: no background loop competes with the flow.
             nonlocal last_renewal
+            self._wake.set()  # the clock may have moved: let the scheduler look at what is due
             if self.clock.monotonic() - last_renewal >= self.lease_seconds / 3:
                 last_renewal = self.clock.monotonic()
                 renewals.append(asyncio.create_task(self._renew(job)))
@@ -173,9 +190,14 @@ class Daemon:
         """Run jobs when due until ``stop`` is set (or ``max_runs`` jobs ran, for tests).
 
         With ``run_now`` the polling flows (intervals) run at once; posting flows wait for their
-        window either way."""
+        window either way. With ``max_runs`` no more than that many jobs start, and ``serve``
+        returns when they have all finished.
+
+        Waiting: with nothing running, the scheduler sleeps on the clock until the next job is due
+        (a fake clock jumps there). While jobs run it does not sleep on the clock — a fake clock
+        would race ahead under the running flows — but looks at it whenever a job ends or reports
+        progress, and at least every ``poll_seconds``."""
         now = self.clock.now()
-        # polling flows run at start; posting flows wait for their window
         due = self.due
         due.clear()
         due.update(
@@ -184,29 +206,106 @@ class Daemon:
                 for job in self.jobs()
             }
         )
-        runs = 0
-        while not stop.is_set() and due:
-            job, when = min(due.items(), key=lambda item: item[1])
-            wait = (when - self.clock.now()).total_seconds()
-            if wait > 0 and await self._sleep_or_stop(wait, stop):
-                break
-            running = asyncio.create_task(self.run_job(job))
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait({running, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if not running.done():
-                log.info("stopping: giving %s %.0f s to finish", job.lease_name, self.grace_seconds)
-                try:
-                    await asyncio.wait_for(running, timeout=self.grace_seconds)
-                except TimeoutError:
-                    log.warning(
-                        "%s did not finish in time; cancelled (it resumes on the next start)",
-                        job.lease_name,
-                    )
+        running: dict[asyncio.Task[JobRun], Job] = {}
+        started = 0
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set() and due:
+                if max_runs is None or started < max_runs:
+                    for job in self._startable(running):
+                        running[asyncio.create_task(self.run_job(job))] = job
+                        started += 1
+                        if max_runs is not None and started >= max_runs:
+                            break
+                if not running:
+                    if max_runs is not None and started >= max_runs:
+                        break
+                    wait = (min(due.values()) - self.clock.now()).total_seconds()
+                    if wait > 0 and await self._sleep_or_stop(wait, stop):
+                        break
+                    continue
+                self._wake.clear()
+                waker = asyncio.create_task(self._wake.wait())
+                # a job due now but not started waits for a running one to end; a job due later
+                # is looked at when its time comes (or sooner, on a wake)
+                now = self.clock.now()
+                later = [when for when in due.values() if when > now]
+                timeout = self.poll_seconds
+                if later and (max_runs is None or started < max_runs):
+                    timeout = min(timeout, (min(later) - now).total_seconds())
+                done, _ = await asyncio.wait(
+                    {*running, stopper, waker},
+                    timeout=timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                waker.cancel()
+                for task in [t for t in running if t in done]:
+                    self._finished(task, running.pop(task))
+            if running:
+                await self._wind_down(running, stop)
+        finally:
             stopper.cancel()
-            due[job] = job.next_due(self.clock.now(), self.rng)
-            runs += 1
-            if max_runs is not None and runs >= max_runs:
+
+    def _startable(self, running: dict[asyncio.Task[JobRun], Job]) -> list[Job]:
+        """The due jobs to start now, earliest first: one run per lease group, ``max_parallel``
+        in all, and a connection with a job running never takes the last free slot."""
+        now = self.clock.now()
+        groups = {job.lease_name for job in running.values()}
+        per_connection: dict[str, int] = {}
+        for job in running.values():
+            per_connection[job.connection] = per_connection.get(job.connection, 0) + 1
+        chosen: list[Job] = []
+        free = self.max_parallel - len(running)
+        for job, when in sorted(self.due.items(), key=lambda item: item[1]):
+            if free <= 0 or when > now:
                 break
+            if job.lease_name in groups:
+                continue
+            if per_connection.get(job.connection, 0) and free < 2:
+                continue
+            chosen.append(job)
+            groups.add(job.lease_name)
+            per_connection[job.connection] = per_connection.get(job.connection, 0) + 1
+            free -= 1
+        return chosen
+
+    def _finished(self, task: asyncio.Task[JobRun], job: Job) -> None:
+        """A job's task ended: schedule its next run (a failure outside the flow is logged)."""
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # the lease itself could not be taken or released (the store was unavailable)
+            log.error(
+                "%s could not run: %s: %s",
+                job.lease_name,
+                type(exc).__name__,
+                exc,
+                extra={"connection": job.connection, "flow": job.flow, "worker": self.worker_id},
+            )
+            self._done(
+                JobRun(job=job, started_at=self.clock.now(), error=f"{type(exc).__name__}: {exc}")
+            )
+        self.due[job] = job.next_due(self.clock.now(), self.rng)
+
+    async def _wind_down(
+        self, running: dict[asyncio.Task[JobRun], Job], stop: asyncio.Event
+    ) -> None:
+        """Let the running jobs end. After ``stop`` they get ``grace_seconds`` (together, not
+        each); the ones still running then are cancelled and resume on the next start."""
+        if stop.is_set():
+            names = ", ".join(sorted(job.lease_name for job in running.values()))
+            log.info("stopping: giving %s %.0f s to finish", names, self.grace_seconds)
+            done, pending = await asyncio.wait(running, timeout=self.grace_seconds)
+        else:
+            done, pending = await asyncio.wait(running)
+        for task in pending:
+            log.warning(
+                "%s did not finish in time; cancelled (it resumes on the next start)",
+                running[task].lease_name,
+            )
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        for task in done | pending:
+            self._finished(task, running[task])
 
     async def _sleep_or_stop(self, seconds: float, stop: asyncio.Event) -> bool:
         """Wait ``seconds`` on the clock; True if ``stop`` was set first."""
