@@ -88,10 +88,10 @@ class Profile:
 
 
 SHORT = Profile(
-    scale=0.2,
-    chaos_minutes=0.75,
+    scale=0.1,
+    chaos_minutes=0.7,
     kills=2,
-    settle_minutes=1.5,
+    settle_minutes=1.7,
     change_rounds=3,
     new_suppliers=2,
     new_pos=1,
@@ -103,9 +103,9 @@ FULL = Profile(
     kills=5,
     settle_minutes=180.0,
     change_rounds=10,
-    new_suppliers=12,
-    new_pos=8,
-    new_invoices=30,
+    new_suppliers=20,
+    new_pos=12,
+    new_invoices=60,
 )
 
 
@@ -725,6 +725,12 @@ def connector_env(box_urls: tuple[str, str], web_port: int, db: Database) -> dic
     return env
 
 
+def serving(server: asyncio.Task[None]) -> None:
+    """The simulators stop only when this process gets SIGINT/SIGTERM: then the soak ends too."""
+    if server.done():
+        raise RuntimeError("the simulators stopped (SIGINT or SIGTERM?): the soak ends here")
+
+
 def kill_times(rng: random.Random, kills: int, chaos: float) -> list[float]:
     """Seconds into the chaos phase: the last kill after the last change (so a restart reads
     every change), the others spread over the phase."""
@@ -790,6 +796,7 @@ async def soak(args: argparse.Namespace, profile: Profile, directory: Path) -> O
         begin = time.monotonic()
         for at, what in events:
             await asyncio.sleep(max(0.0, begin + at - time.monotonic()))
+            serving(server)
             if what == "change":
                 changer.round()
                 continue
@@ -803,6 +810,7 @@ async def soak(args: argparse.Namespace, profile: Profile, directory: Path) -> O
         deadline = time.monotonic() + profile.settle_minutes * 60
         note = ""
         while time.monotonic() < deadline:
+            serving(server)
             if not connector.alive():
                 say("the connector exited by itself; starting it again")
                 await asyncio.to_thread(db.expire_dead_holders)
@@ -970,9 +978,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the connector's directory")
     args = parser.parse_args(argv)
     base = SHORT if args.short else FULL
+    changes = {}
+    if args.scale:  # changes in proportion to the data set
+        factor = args.scale / base.scale
+        for name in ("new_suppliers", "new_pos", "new_invoices"):
+            changes[name] = max(1, round(getattr(base, name) * factor))
     profile = Profile(
         **{
             **base.__dict__,
+            **changes,
             **({"scale": args.scale} if args.scale else {}),
             **({"chaos_minutes": args.minutes} if args.minutes else {}),
             **({"settle_minutes": args.settle_minutes} if args.settle_minutes else {}),
