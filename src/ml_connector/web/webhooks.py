@@ -21,6 +21,7 @@ import base64
 import hashlib
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -109,18 +110,37 @@ def _problem(status: int, message: str) -> JSONResponse:
     return JSONResponse({"status": status, "error": message}, status_code=status)
 
 
+#: the ``mlc_webhooks_total{outcome}`` label of each refusal
+_OUTCOMES = {
+    400: "malformed",
+    401: "unauthorized",
+    404: "unknown_connection",
+    413: "too_large",
+    429: "rate_limited",
+}
+
+
 class WebhookReceiver:
     def __init__(
-        self, endpoints: dict[str, WebhookEndpoint], writer: InboxWriter, clock: Clock
+        self,
+        endpoints: dict[str, WebhookEndpoint],
+        writer: InboxWriter,
+        clock: Clock,
+        *,
+        on_outcome: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_outcome`` hears each request's outcome (accepted, duplicate, or the rejection's
+        status class: rate_limited, too_large, unauthorized, malformed, unknown_connection)."""
         self._endpoints = endpoints
         self._writer = writer
         self._clock = clock
         self._limiter = RateLimiter(clock=clock)
+        self._on_outcome = on_outcome or (lambda _outcome: None)
         self.rejected: dict[str, int] = {}
 
     def _reject(self, connection: str, status: int, reason: str, request: Request) -> JSONResponse:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        self._on_outcome(_OUTCOMES.get(status, f"http_{status}"))
         log.warning(
             "webhook rejected: %s",
             reason,
@@ -147,6 +167,7 @@ class WebhookReceiver:
         connection = request.path_params["connection"]
         endpoint = self._endpoints.get(connection)
         if endpoint is None or not endpoint.settings.enabled:
+            self._on_outcome(_OUTCOMES[404])
             return _problem(404, "no webhook endpoint for this connection")
         settings = endpoint.settings
         client = request.client.host if request.client else "unknown"
@@ -193,6 +214,7 @@ class WebhookReceiver:
                 payload=event.payload,
             )
         )
+        self._on_outcome("accepted" if new else "duplicate")
         return JSONResponse(
             {"status": "accepted" if new else "duplicate", "eventKey": event.event_key}
         )
