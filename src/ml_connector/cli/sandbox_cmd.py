@@ -29,6 +29,12 @@ def sandbox(
         "http://127.0.0.1:8700/webhooks/servicetitan/default.",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every request."),
+    existing_tenant: bool = typer.Option(
+        False,
+        "--existing-tenant",
+        help="Add vendors and customers both systems already had, typed by hand with drift, "
+        "and look-alike decoys (try `ml-connector match`).",
+    ),
 ) -> None:
     """Serve the Fusion and ServiceTitan simulators on 127.0.0.1 until Ctrl-C."""
     from ml_connector.sandbox.server import build_sandbox, serve_sandbox
@@ -36,7 +42,10 @@ def sandbox(
 
     configure_logging(level="INFO" if verbose else "WARNING")
     box = build_sandbox(
-        seed=seed, scale=scale, webhooks=WebhookConfig(callback_urls=list(webhook_url))
+        seed=seed,
+        scale=scale,
+        webhooks=WebhookConfig(callback_urls=list(webhook_url)),
+        existing_tenant=existing_tenant,
     )
     table = Table(
         "system", "what", "value", title="ml-connector sandbox (sandbox-only credentials)"

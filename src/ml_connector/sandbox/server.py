@@ -74,15 +74,23 @@ def build_sandbox(
     webhooks: WebhookConfig | None = None,
     webhook_transport: TransportFactory | None = None,
     populate: bool = True,
+    existing_tenant: bool = False,
 ) -> Sandbox:
     """Seeded states, both apps behind fault middleware, webhooks emitted on invoice/payment changes.
 
     ``webhook_transport`` makes the emitter's HTTP transport (tests: an in-process receiver).
+    ``existing_tenant`` adds hand-entered look-alikes on both sides (``ml-connector match``).
     """
     clock = clock or SystemClock()
     fusion_state = FusionState(clock=clock)
     st_state = STState(clock=clock, tenant_id=sb.SERVICETITAN_TENANT_ID)
-    dataset = populate_data(fusion_state, st_state, seed=seed, scale=scale) if populate else None
+    dataset = (
+        populate_data(
+            fusion_state, st_state, seed=seed, scale=scale, existing_tenant=existing_tenant
+        )
+        if populate
+        else None
+    )
     fusion_inner = create_fusion_app(fusion_state, clock=clock)
     st_inner = create_st_app(st_state, clock=clock)
     emitter = WebhookEmitter(

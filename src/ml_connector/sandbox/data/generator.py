@@ -15,6 +15,7 @@ from ml_connector.sandbox.fusion import FusionState
 from ml_connector.sandbox.servicetitan import STState
 
 from .company import build_company
+from .existing import add_existing_tenant
 from .fusion_side import ProcurementBuilder
 from .manifest import DataSet
 from .plan import Plan
@@ -29,11 +30,15 @@ def populate(
     scale: float = 1.0,
     suppliers: int | None = None,
     invoices: int | None = None,
+    existing_tenant: bool = False,
 ) -> DataSet:
     """Fill two empty states; deterministic for a given seed and the states' clock start.
 
     ``scale`` multiplies every count (scale 1: the default sandbox; 2000: 100,000 suppliers and
     200,000 ordinary invoices). ``suppliers``/``invoices`` override the ordinary counts.
+    ``existing_tenant`` adds records both systems had before the connector, typed by hand with
+    drift, and decoys (:mod:`.existing`; listed in ``DataSet.existing``); the default data set
+    is the same with or without it.
     """
     if fusion_state.business_units or len(st_state.tables["business_units"]):
         raise ValueError("populate needs two empty states (ids and names would collide)")
@@ -47,6 +52,8 @@ def populate(
         build_company(fusion_state, st_state, ds)
         ProcurementBuilder(fusion_state, ds, plan, seed).build()
         ReceivablesBuilder(fusion_state, st_state, ds, plan, seed).build()
+        if existing_tenant:
+            ds.existing = add_existing_tenant(fusion_state, st_state, ds, seed)
     finally:
         if was_enabled:
             gc.enable()

@@ -15,7 +15,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from .existing import ExistingTenant
 
 # Broken kinds: every one is created at least once at any scale (DESIGN §5 "Sandbox layout").
 INACTIVE_SUPPLIER = "inactive_supplier"
@@ -196,6 +199,8 @@ class DataSet:
     #: Vendors the tenant had before the connector, linked to no Fusion supplier: F1 leaves them be.
     st_only_vendors: tuple[int, ...] = ()
     expected: Expected = field(default_factory=Expected)
+    #: With ``existing_tenant``: the hand-entered look-alikes, their true pairs and the decoys.
+    existing: ExistingTenant | None = None
     #: Broken or special kind (``BROKEN_KINDS``) → source ids that carry it. Eligible records can
     #: be special too (a partial payment, a negative invoice posted as a credit memo).
     kinds: dict[str, list[int]] = field(default_factory=dict)
