@@ -9,7 +9,10 @@ ServiceTitan knows nothing of Fusion accounts, so the answer is looked for, in o
 4. the customer's ``externalData`` entry :data:`EXTERNAL_KEY` (set by another integration);
 
 and when none answers, the record goes to attention ``unmapped_customer`` with the list of what
-was tried, so the person fixing it knows where the account number may go.
+was tried, so the person fixing it knows where the account number may go — or, when
+``ml-connector match`` left an unreviewed proposal for the customer (issue 11), to attention
+``possible_existing_match`` with its candidates, which is also where a named account that
+disagrees with such a proposal goes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from dataclasses import dataclass, field
 
 from ml_connector.errors import ConnectorError, NeedsAttentionError
 from ml_connector.mapping.decisions import Decisions
+from ml_connector.matching import safety as matching_safety
 from ml_connector.store import Tx
+from ml_connector.store.repos.matches import MatchProposal
 from ml_connector.systems.servicetitan import models as st
 
 from .base import FlowContext
@@ -62,6 +67,10 @@ class CustomerResolver:
             link = await tx.links.get(ctx.connection, ENTITY, str(cid))
         if link is not None:
             return self._found(cid, link.target_id, "link table", d)
+        async with ctx.store.transaction() as tx:
+            pending = await tx.matches.pending(
+                ctx.connection, ENTITY, str(cid), threshold=ctx.mapping.matching.threshold
+            )
         tried = ["link table"]
         mapping = ctx.mapping.receivables
         record = await self._customer(cid)
@@ -69,15 +78,21 @@ class CustomerResolver:
             value = record.custom_field(mapping.customer_account_field)
             if value:
                 how = f"custom field {mapping.customer_account_field!r}"
-                return self._found(cid, value.strip(), how, d)
+                return self._checked(cid, value.strip(), how, d, pending, record)
             tried.append(f"custom field {mapping.customer_account_field!r}")
         if str(cid) in mapping.customers:
-            return self._found(cid, mapping.customers[str(cid)], "mapping.receivables.customers", d)
+            account = mapping.customers[str(cid)]
+            return self._checked(cid, account, "mapping.receivables.customers", d, pending, record)
         tried.append("mapping.receivables.customers")
         external = record.external(EXTERNAL_KEY)
         if external:
-            return self._found(cid, external.strip(), f"externalData {EXTERNAL_KEY!r}", d)
+            how = f"externalData {EXTERNAL_KEY!r}"
+            return self._checked(cid, external.strip(), how, d, pending, record)
         tried.append(f"externalData {EXTERNAL_KEY!r}")
+        if pending is not None:  # issue 11: matching found candidates; a person decides first
+            raise matching_safety.possible_match(
+                pending, f"ServiceTitan customer {cid} ({record.name}) of {what}"
+            )
         candidates = await self._candidates(record.name)
         field_hint = (
             f'set its "{mapping.customer_account_field}" custom field in ServiceTitan, or '
@@ -112,6 +127,24 @@ class CustomerResolver:
                 if s.AccountNumber
             }
         )
+
+    def _checked(
+        self,
+        cid: int,
+        account: str,
+        how: str,
+        d: Decisions,
+        pending: MatchProposal | None,
+        record: st.Customer,
+    ) -> ResolvedCustomer:
+        """An account named on the customer wins, unless an unreviewed match proposes another."""
+        if pending is not None and pending.target_id != account:
+            raise matching_safety.possible_match(
+                pending,
+                f"ServiceTitan customer {cid} ({record.name}) has account {account} by {how}, "
+                f"but matching proposes {pending.target_id}; it",
+            )
+        return self._found(cid, account, how, d)
 
     @staticmethod
     def _found(cid: int, account: str, how: str, d: Decisions) -> ResolvedCustomer:

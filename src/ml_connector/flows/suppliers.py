@@ -14,6 +14,7 @@ from typing import Any
 from ml_connector.errors import RetriableError
 from ml_connector.mapping.decisions import version_hash
 from ml_connector.mapping.suppliers import SUPPLIER_KEY, eligibility, map_supplier
+from ml_connector.matching import safety as matching_safety
 from ml_connector.store import Tx
 from ml_connector.store.states import AuditAction
 from ml_connector.systems.fusion.models import Supplier
@@ -120,6 +121,16 @@ class SupplierFlow:
             today=today,
             decisions=record.decisions,
         )
+        if link is None:  # issue 11: a vendor typed by hand may be this supplier already
+            async with ctx.store.transaction() as tx:
+                await matching_safety.check(
+                    tx,
+                    ctx.connection,
+                    ENTITY,
+                    record.source_id,
+                    threshold=ctx.mapping.matching.threshold,
+                    what=f"supplier {supplier.SupplierNumber} ({supplier.Supplier})",
+                )
         body_hash = version_hash(vendor_request(vendor))
         request = _summary(vendor, body_hash)
         if link is not None and link.version_hash == body_hash:
