@@ -27,6 +27,8 @@ from ml_connector.cli import (
     secrets_cmd,
     status_cmd,
     sync_cmd,
+    web_cmd,
+    worker_cmd,
 )
 from ml_connector.cli.common import err_console, options
 from ml_connector.errors import ConnectorError
@@ -78,6 +80,8 @@ replay_cmd.register(app)
 run_cmd.register(app)
 reconcile_cmd.register(app)
 match_cmd.register(app)
+worker_cmd.register(app)
+web_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,7 @@ Prometheus), and every dashboard page but ``/login`` needs a session (:mod:`.das
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -55,12 +55,15 @@ def create_web_app(
     metrics: Metrics | None = None,
     readiness: Sequence[ReadinessCheck] = (),
     dashboard: Dashboard | None = None,
+    on_inbox_commit: Callable[[set[str]], Awaitable[None]] | None = None,
 ) -> Starlette:
     """``readiness`` callables say (name, ok, detail), e.g. "a recent successful token per system".
 
     Without ``dashboard`` (or with ``web.dashboard = false``) only the machine endpoints are served.
+    ``on_inbox_commit`` hears the connections that got new webhook events (``ml-connector web``
+    defers the inbox task there).
     """
-    writer = InboxWriter(store)
+    writer = InboxWriter(store, on_commit=on_inbox_commit)
     receiver = WebhookReceiver(endpoints, writer, clock)
     metrics = metrics or Metrics()
 
