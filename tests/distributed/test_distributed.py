@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +23,6 @@ from typing import Any
 import pytest
 from dist_kit import Changes, Proc, VendorGate, cli, free_port, overlapping
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
 
 from ml_connector.mapping.suppliers import SUPPLIER_KEY
 from ml_connector.runtime.leases import GROUPS
@@ -40,26 +38,6 @@ WORKER_ARGS = (
     "--lease-seconds", "6", "--lease-wait", "1", "--grace-seconds", "10",
 )  # fmt: skip
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh database (``mlc_dist_<random>``), dropped with FORCE after the test."""
-    if not os.environ.get(POSTGRES_ENV):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{POSTGRES_ENV} must be set under CI: the distributed test cannot skip")
-        pytest.skip(f"{POSTGRES_ENV} not set; the distributed-runner test needs PostgreSQL")
-    admin_url = make_url(os.environ[POSTGRES_ENV]).set(drivername="postgresql+psycopg")
-    name = f"mlc_dist_{secrets.token_hex(6)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @asynccontextmanager

@@ -79,6 +79,7 @@ class InboxWriter:
                 future.set_result(new)
         fresh = {event.connection for (event, _), new in zip(batch, results, strict=True) if new}
         if fresh and self._on_commit is not None:
+            await asyncio.sleep(0)  # let the woken requests answer first
             try:
                 await self._on_commit(fresh)
             except Exception as exc:  # the events are durable; the periodic drain finds them
