@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from dist_kit import Changes, Proc, VendorGate, cli, free_port, overlapping
 from sqlalchemy import create_engine, select, text
@@ -148,6 +149,11 @@ async def test_three_workers_and_two_web_processes_process_everything_once(
             await changes.wait_for(
                 f"{web.name} to listen", lambda w=web: "ml-connector web on" in w.output, 30
             )
+        async with httpx.AsyncClient(timeout=10) as http:  # stateless, but ready on the store
+            for port in web_ports:
+                ready = await http.get(f"http://127.0.0.1:{port}/readyz")
+                assert ready.status_code == 200, ready.text
+                assert ready.json()["checks"]["store"]["ok"] is True
         workers = [await start(f"worker{i}", *WORKER_ARGS) for i in range(3)]
         for worker in workers:
             await changes.wait_for(

@@ -65,9 +65,13 @@ def schedule_view(app_ctx: AppContext, schedules: list[Schedule]) -> list[Schedu
 async def serve_web(app_ctx: AppContext, *, stop: asyncio.Event, host: str, port: int) -> None:
     settings = app_ctx.config.settings
     conninfo = postgres_conninfo(app_ctx.database_url)
-    if await ensure_schema(conninfo):
-        console.print("procrastinate's tables created")
-    store = app_ctx.open_store()
+    store = app_ctx.open_store()  # a wrong URL, a server down or an old schema: one line
+    try:
+        if await ensure_schema(conninfo):
+            console.print("procrastinate's tables created")
+    except BaseException:
+        await store.close()
+        raise
     distributed = Distributed(conninfo, pool_size=4)
     jobs = [
         job

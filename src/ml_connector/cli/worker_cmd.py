@@ -57,9 +57,13 @@ async def serve_worker(
         raise ConfigError(
             "application_guid is not set in the config (ml-connector init writes one)"
         )
-    if await ensure_schema(conninfo):
-        console.print("procrastinate's tables created")
-    store = app_ctx.open_store()
+    store = app_ctx.open_store()  # a wrong URL, a server down or an old schema: one line
+    try:
+        if await ensure_schema(conninfo):
+            console.print("procrastinate's tables created")
+    except BaseException:
+        await store.close()
+        raise
     metrics = Metrics()
     clients = {}
     distributed = Distributed(conninfo, pool_size=concurrency + 3, lease_wait=lease_wait)

@@ -46,10 +46,9 @@ from procrastinate.jobs import Job as PJob
 from procrastinate.jobs import Status
 from procrastinate.manager import QUEUEING_LOCK_CONSTRAINT
 from procrastinate.schema import SchemaManager
-from sqlalchemy.engine import make_url
 
 from ml_connector.clock import Clock
-from ml_connector.errors import ConfigError, ConnectorError
+from ml_connector.errors import ConfigError, ConnectorError, StoreError
 from ml_connector.flows.registry import FLOWS
 from ml_connector.runtime.clients import ConnectionClients
 from ml_connector.runtime.daemon import Daemon
@@ -58,6 +57,7 @@ from ml_connector.runtime.leases import lease_name
 from ml_connector.runtime.metrics import Metrics
 from ml_connector.runtime.scheduler import INBOX, Job
 from ml_connector.store import Store
+from ml_connector.store.engine import parse_url, redact_db_url
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class FlowCrashed(ConnectorError):
 
 def postgres_conninfo(database_url: str) -> str:
     """The store's SQLAlchemy URL as a libpq URI for procrastinate (ConfigError on SQLite)."""
-    url = make_url(database_url)
+    url = parse_url(database_url)
     if url.get_backend_name() != "postgresql":
         raise ConfigError(NEEDS_POSTGRES)
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -98,7 +98,14 @@ async def ensure_schema(conninfo: str) -> bool:
     PostgreSQL advisory lock. Tables of an older procrastinate are not upgraded here (its
     migrations are shipped with it; see docs/decisions/0010).
     """
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+    try:
+        connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+    except psycopg.OperationalError as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StoreError(
+            f"cannot open the task queue at {redact_db_url(conninfo)}: {detail}"
+        ) from None
+    async with connection as conn:
         await conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
         try:
             row = await (await conn.execute("SELECT to_regclass('procrastinate_jobs')")).fetchone()
