@@ -239,3 +239,22 @@ async def test_concurrent_deliveries_are_group_committed(
     writer = app.state.inbox_writer
     assert writer.events == 200
     assert writer.batches < 200, "events were committed in batches"
+
+
+async def test_each_outcome_is_counted_in_the_metrics(
+    sqlite_store: Store, clock: FakeClock
+) -> None:
+    """mlc_webhooks_total{outcome} (issue 7's /metrics): accepted, duplicate and each refusal."""
+    async with _client(sqlite_store, clock, max_body_bytes=2048) as client:
+        body = _event()
+        await client.post(URL, content=body, headers=_signed(body))
+        await client.post(URL, content=body, headers=_signed(body))
+        await client.post(URL, content=body, headers={"X-ServiceTitan-Signature": "bad"})
+        junk = b"{not json"
+        await client.post(URL, content=junk, headers=_signed(junk))
+        await client.post(URL, content=b"x" * 4096, headers=_signed(b"x" * 4096))
+        await client.post("/webhooks/servicetitan/nobody", content=body, headers=_signed(body))
+        text = (await client.get("/metrics")).text
+    for outcome in ("accepted", "duplicate", "unauthorized", "malformed", "too_large"):
+        assert f'mlc_webhooks_total{{outcome="{outcome}"}} 1.0' in text, outcome
+    assert 'mlc_webhooks_total{outcome="unknown_connection"} 1.0' in text

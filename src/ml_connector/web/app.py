@@ -64,8 +64,11 @@ def create_web_app(
     defers the inbox task there).
     """
     writer = InboxWriter(store, on_commit=on_inbox_commit)
-    receiver = WebhookReceiver(endpoints, writer, clock)
     metrics = metrics or Metrics()
+    webhooks = metrics.webhooks
+    receiver = WebhookReceiver(
+        endpoints, writer, clock, on_outcome=lambda outcome: webhooks.labels(outcome).inc()
+    )
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
