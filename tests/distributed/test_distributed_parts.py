@@ -7,12 +7,24 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from dist_kit import cli
+from procrastinate import JobContext
+from procrastinate.jobs import Job as PJob
 
-from ml_connector.runtime.distributed import Distributed, ensure_schema, postgres_conninfo
+from ml_connector.clock import SystemClock
+from ml_connector.runtime.distributed import (
+    MAX_ATTEMPTS,
+    Distributed,
+    FlowCrashed,
+    LeaseBusy,
+    WorkerRuntime,
+    ensure_schema,
+    postgres_conninfo,
+)
 from ml_connector.store import Store
 from ml_connector.store.records import NewInboxEvent
 from ml_connector.web.inbox_writer import InboxWriter
@@ -169,3 +181,68 @@ async def test_the_web_hook_hears_connections_with_new_events_after_the_answer(
     async with sqlite_store.transaction() as tx:
         items = await tx.inbox.claim(worker="w", limit=10, lease_seconds=60)
     assert sorted(i.event_key for i in items) == ["k1", "k2", "k3", "k4"]
+
+
+class _Scripted(WorkerRuntime):
+    """A runtime whose flow ends as the test says, to watch what the task queues next."""
+
+    def __init__(self, outcome: BaseException) -> None:
+        super().__init__(
+            store=None,  # type: ignore[arg-type]
+            clock=SystemClock(),
+            clients={},
+            application_guid="g",
+            worker_name="w",
+        )
+        self.outcome = outcome
+
+    async def run(self, job: Any, connection: str, flow: str) -> None:
+        raise self.outcome
+
+
+async def _attempt(runner: Distributed, outcome: BaseException, attempt: int) -> None:
+    context = JobContext(
+        app=runner.app,
+        job=PJob(id=999, queue="default", lock=None, queueing_lock=None, task_name="t"),
+        additional_context={"runtime": _Scripted(outcome)},
+        abort_reason=lambda: None,
+        start_timestamp=0.0,
+    )
+    await runner._attempt(context, "default", "payments", attempt)
+
+
+@pytest.mark.postgres
+async def test_a_failed_attempt_queues_the_next_run_itself(
+    distributed: Distributed, postgres_url: str
+) -> None:
+    conninfo = postgres_conninfo(postgres_url)
+
+    async def queued() -> list[tuple[object, ...]]:
+        rows = await _sql(
+            conninfo,
+            "SELECT (args->>'attempt')::int, extract(epoch FROM scheduled_at - now())::float"
+            " FROM procrastinate_jobs WHERE status = 'todo'",
+        )
+        await _sql(conninfo, "DELETE FROM procrastinate_jobs")
+        return rows
+
+    # the lease is busy (a local `run` holds the group): again soon, no failure
+    await _attempt(distributed, LeaseBusy("busy"), 0)
+    [(attempt, delay)] = await queued()
+    assert attempt == 0
+    assert 0 < delay <= 2
+    # a crash: the job fails, and the next attempt is queued with backoff
+    with pytest.raises(FlowCrashed):
+        await _attempt(distributed, FlowCrashed("boom"), 2)
+    [(attempt, delay)] = await queued()
+    assert attempt == 3
+    assert 15 < delay <= 20  # 5 s · 2²
+    with pytest.raises(FlowCrashed):  # the last attempt: nothing more until the next schedule
+        await _attempt(distributed, FlowCrashed("boom"), MAX_ATTEMPTS - 1)
+    assert await queued() == []
+    # stopped at SIGTERM after the grace time: queued at once for a live worker
+    with pytest.raises(asyncio.CancelledError):
+        await _attempt(distributed, asyncio.CancelledError(), 1)
+    [(attempt, delay)] = await queued()
+    assert attempt == 1
+    assert delay is None or delay <= 0

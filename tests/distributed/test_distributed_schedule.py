@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from croniter import croniter
 
-from ml_connector.runtime.distributed import postgres_conninfo
+from ml_connector.runtime.distributed import next_runs, postgres_conninfo
 from ml_connector.runtime.distributed_schedule import (
     Schedule,
     interval_cron,
@@ -103,3 +103,15 @@ def test_the_distributed_runner_refuses_sqlite() -> None:
         postgres_conninfo("postgresql+psycopg://u:p@127.0.0.1:5432/db?sslmode=disable")
         == "postgresql://u:p@127.0.0.1:5432/db?sslmode=disable"
     )
+
+
+def test_the_dashboard_shows_the_next_firing_of_each_flow() -> None:
+    jobs = [
+        Job(connection="c", flow="suppliers", interval=timedelta(minutes=15)),
+        Job(connection="c", flow="payments", windows=(time(6, 0), time(18, 0)), timezone="UTC"),
+    ]
+    runs = next_runs(schedules_for(jobs, now=JAN), JAN)
+    assert runs == {
+        ("c", "suppliers"): datetime(2026, 1, 10, 12, 15, tzinfo=UTC),
+        ("c", "payments"): datetime(2026, 1, 10, 18, 0, tzinfo=UTC),
+    }
