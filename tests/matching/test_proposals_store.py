@@ -91,3 +91,31 @@ async def test_shared_targets_and_counts(store: Store) -> None:
         page = await tx.matches.page("default", entity="supplier", states=[PROPOSED])
         assert [p.ambiguous for p in page] == [True, True, False]
         assert await tx.matches.counts("default") == {("supplier", PROPOSED): 3}
+
+
+async def test_save_many_inserts_refreshes_and_keeps_decisions(store: Store) -> None:
+    async with store.transaction() as tx:
+        assert await tx.matches.save_many([proposal("1"), proposal("2", target="9")]) == {
+            "1": "new",
+            "2": "new",
+        }
+        first = await tx.matches.for_source("default", "supplier", "1")
+        assert first is not None
+        await tx.matches.decide(first.id, ACCEPTED, by="dana")
+        outcome = await tx.matches.save_many(
+            [proposal("1", score=0.5), proposal("2", target="9", score=0.95), proposal("3")]
+        )
+        assert outcome == {"1": ACCEPTED, "2": "refreshed", "3": "new"}
+        kept = await tx.matches.for_source("default", "supplier", "1")
+        refreshed = await tx.matches.for_source("default", "supplier", "2")
+    assert kept is not None
+    assert kept.score == pytest.approx(0.9)
+    assert refreshed is not None
+    assert refreshed.score == pytest.approx(0.95)
+    assert refreshed.state == PROPOSED
+
+
+async def test_save_many_takes_one_connection_and_entity(store: Store) -> None:
+    async with store.transaction() as tx:
+        with pytest.raises(ValueError, match="one connection and entity"):
+            await tx.matches.save_many([proposal("1"), proposal("2", entity="customer")])

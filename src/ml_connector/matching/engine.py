@@ -133,7 +133,7 @@ class Index:
 class Settings:
     threshold: float = 0.75
     margin: float = 0.05
-    max_candidates: int = 12
+    max_candidates: int = 8
     keep: int = 3  # candidates kept per proposal (the best and the runners-up a person may pick)
 
 

@@ -129,6 +129,8 @@ def fold(text: str | None) -> str:
     """Lower case without accents ("Café Ñandú" → "cafe nandu"); None → ""."""
     if not text:
         return ""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 

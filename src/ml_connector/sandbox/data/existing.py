@@ -135,7 +135,7 @@ class ExistingTenantBuilder:
         chosen = eligible[: min(self.vendors, len(eligible))]
         for n, sup_id in enumerate(chosen):
             drift = VENDOR_DRIFTS[n % len(VENDOR_DRIFTS)]
-            vendor_id = self._vendor(sup_id, drift)
+            vendor_id = self.vendor_like(sup_id, drift)
             self.out.pairs.append(
                 TruePair(
                     entity="supplier",
@@ -178,7 +178,8 @@ class ExistingTenantBuilder:
                 )
             )
 
-    def _vendor(self, sup_id: int, drift: str) -> int:
+    def vendor_like(self, sup_id: int, drift: str) -> int:
+        """A ServiceTitan vendor typed by hand after Fusion supplier ``sup_id``, with ``drift``."""
         sup = self.fusion.suppliers[sup_id]
         home = sup.addresses[0]
         contact = sup.contacts[0] if sup.contacts else None
@@ -332,3 +333,15 @@ class ExistingTenantBuilder:
 def add_existing_tenant(fusion: FusionState, st: STState, ds: DataSet, seed: int) -> ExistingTenant:
     """Add the hand-entered records and decoys (after the default data set) and say which is which."""
     return ExistingTenantBuilder(fusion, st, ds, seed).build()
+
+
+def add_lookalike_vendors(
+    fusion: FusionState, st: STState, ds: DataSet, seed: int, supplier_ids: list[int]
+) -> dict[str, str]:
+    """One hand-entered vendor per supplier (drift in turn, as :data:`VENDOR_DRIFTS`): the
+    benchmark's other side. Returns Fusion SupplierId → ServiceTitan vendor id."""
+    builder = ExistingTenantBuilder(fusion, st, ds, seed)
+    return {
+        str(sup_id): str(builder.vendor_like(sup_id, VENDOR_DRIFTS[n % len(VENDOR_DRIFTS)]))
+        for n, sup_id in enumerate(supplier_ids)
+    }

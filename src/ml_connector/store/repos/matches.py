@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 
 from ml_connector.store.repos.base import Repo
 from ml_connector.store.schema import match_proposals as mp
@@ -81,6 +81,51 @@ class MatchRepo(Repo):
             return str(found.state)
         await self._conn.execute(update(mp).where(mp.c.id == found.id).values(**values))
         return "refreshed"
+
+    async def save_many(self, batch: list[NewProposal]) -> dict[str, str]:
+        """:meth:`save` for a page of proposals of one connection and entity in three statements
+        (look up, insert the new, refresh the open): ``{source_id: what happened}``."""
+        if not batch:
+            return {}
+        first = batch[0]
+        if any((p.connection, p.entity) != (first.connection, first.entity) for p in batch):
+            raise ValueError("save_many takes proposals of one connection and entity")
+        rows = (
+            await self._conn.execute(
+                select(mp.c.id, mp.c.source_id, mp.c.state).where(
+                    mp.c.connection == first.connection,
+                    mp.c.entity == first.entity,
+                    mp.c.source_id.in_([p.source_id for p in batch]),
+                )
+            )
+        ).all()
+        known = {str(r.source_id): (int(r.id), str(r.state)) for r in rows}
+        now = self._clock.now()
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        outcome: dict[str, str] = {}
+        for p in batch:
+            values = {**p.__dict__, "updated_at": now}
+            found = known.get(p.source_id)
+            if found is None:
+                inserts.append({**values, "state": PROPOSED, "created_at": now})
+                outcome[p.source_id] = "new"
+            elif found[1] == PROPOSED:
+                updates.append({**values, "row_id": found[0]})
+                outcome[p.source_id] = "refreshed"
+            else:
+                outcome[p.source_id] = found[1]
+        if inserts:
+            await self._conn.execute(mp.insert(), inserts)
+        if updates:
+            changing = [c for c in updates[0] if c not in ("row_id", "connection", "entity")]
+            stmt = (
+                update(mp)
+                .where(mp.c.id == bindparam("row_id"))
+                .values({c: bindparam(c) for c in changing})
+            )
+            await self._conn.execute(stmt, updates)
+        return outcome
 
     async def get(self, proposal_id: int) -> MatchProposal | None:
         row = (await self._conn.execute(select(mp).where(mp.c.id == proposal_id))).first()
