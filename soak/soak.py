@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -436,8 +436,9 @@ class StoreView:
             query = select(audit.c.flow, audit.c.source_id).where(audit.c.dry_run.is_(False))
             for row in conn.execute(query.distinct()):
                 audited[row.flow].add(str(row.source_id))
-            for row in conn.execute(select(links.c.entity, links.c.source_id, links.c.target_id)):
-                linked[row.entity][str(row.source_id)] = str(row.target_id)
+            link_rows = conn.execute(select(links.c.entity, links.c.source_id, links.c.target_id))
+            for link in link_rows:
+                linked[link.entity][str(link.source_id)] = str(link.target_id)
             found = {
                 row.flow: (row.watermark, row.tiebreak, row.token)
                 for row in conn.execute(select(cursors).where(cursors.c.connection == CONNECTION))
@@ -500,25 +501,25 @@ def check(box: Sandbox, db: Database) -> tuple[dict[str, FlowCount], list[str]]:
         pos[str(po.get("summary") or "")].append(po)
     vendor_of = {sid: int(v[0]["id"]) for sid, v in vendors.items() if v}
     ours = set()
-    for po_id, exp in expected.purchase_orders.eligible.items():
-        memo = po_memo(exp.order_number)
+    for po_id, po_exp in expected.purchase_orders.eligible.items():
+        memo = po_memo(po_exp.order_number)
         ours.add(memo)
         found = pos.get(memo, [])
         if not found:
             count.lost += 1
-            count.note(f"PO {exp.order_number} ({po_id}) not in ServiceTitan")
+            count.note(f"PO {po_exp.order_number} ({po_id}) not in ServiceTitan")
             continue
         count.synced += 1
         count.duplicated += len(found) - 1
         po = found[0]
         items = [i for i in po.get("items") or [] if i.get("status") != "Inactive"]
         total = sum((money(i["quantity"]) * money(i["cost"]) for i in items), Decimal(0))
-        if money(total) != money(exp.total) or int(po["vendorId"]) != vendor_of.get(
-            exp.supplier_id
+        if money(total) != money(po_exp.total) or int(po["vendorId"]) != vendor_of.get(
+            po_exp.supplier_id
         ):
             count.wrong += 1
             count.note(
-                f"PO {exp.order_number}: total {total} vs {exp.total}, vendor {po['vendorId']}"
+                f"PO {po_exp.order_number}: total {total} vs {po_exp.total}, vendor {po['vendorId']}"
             )
     count.unexpected = sum(
         len(v) for memo, v in pos.items() if memo.startswith("Fusion PO ") and memo not in ours
@@ -528,28 +529,28 @@ def check(box: Sandbox, db: Database) -> tuple[dict[str, FlowCount], list[str]]:
     # F4: one Fusion AR invoice per eligible ServiceTitan invoice (CrossReference), right amount
     count = result["invoices"]
     by_ref: dict[str, list[Any]] = defaultdict(list)
-    for doc in box.fusion.invoices.values():
-        by_ref[str(doc.CrossReference)].append(doc)
-    numbers = Counter(doc.TransactionNumber for doc in box.fusion.invoices.values())
-    for ident, exp in expected.invoices.eligible.items():
-        found = by_ref.get(str(ident), [])
-        if not found:
+    for inv_doc in box.fusion.invoices.values():
+        by_ref[str(inv_doc.CrossReference)].append(inv_doc)
+    numbers = Counter(d.TransactionNumber for d in box.fusion.invoices.values())
+    for ident, inv_exp in expected.invoices.eligible.items():
+        found_docs = by_ref.get(str(ident), [])
+        if not found_docs:
             count.lost += 1
             count.note(f"invoice {ident} not in Fusion")
             continue
         count.synced += 1
-        count.duplicated += len(found) - 1
-        doc = found[0]
-        number = PREFIX + exp.reference_number
+        count.duplicated += len(found_docs) - 1
+        invoice_doc = found_docs[0]
+        number = PREFIX + inv_exp.reference_number
         if (
-            money(doc.EnteredAmount) != money(exp.total)
-            or doc.TransactionNumber != number
-            or doc.BillToCustomerNumber != exp.account_number
-            or doc.TransactionType != exp.transaction_type
+            money(invoice_doc.EnteredAmount) != money(inv_exp.total)
+            or invoice_doc.TransactionNumber != number
+            or invoice_doc.BillToCustomerNumber != inv_exp.account_number
+            or invoice_doc.TransactionType != inv_exp.transaction_type
         ):
             count.wrong += 1
             count.note(
-                f"invoice {ident}: {doc.TransactionNumber} {doc.EnteredAmount} vs {exp.total}"
+                f"invoice {ident}: {invoice_doc.TransactionNumber} {invoice_doc.EnteredAmount} vs {inv_exp.total}"
             )
         if numbers[number] > 1:
             count.note(f"invoice {ident}: TransactionNumber {number} × {numbers[number]}")
@@ -563,8 +564,8 @@ def check(box: Sandbox, db: Database) -> tuple[dict[str, FlowCount], list[str]]:
     # F5: one receipt per eligible payment (ReceiptNumber), right amount and applications
     count = result["payments"]
     receipts: dict[str, list[Any]] = defaultdict(list)
-    for doc in box.fusion.receipts.values():
-        receipts[doc.ReceiptNumber].append(doc)
+    for receipt in box.fusion.receipts.values():
+        receipts[receipt.ReceiptNumber].append(receipt)
     applied: dict[int, dict[int, Decimal]] = defaultdict(dict)
     invoice_ref = {
         doc.CustomerTransactionId: doc.CrossReference for doc in box.fusion.invoices.values()
@@ -576,20 +577,22 @@ def check(box: Sandbox, db: Database) -> tuple[dict[str, FlowCount], list[str]]:
         key = int(ref) if ref and str(ref).isdigit() else -app.ReferenceTransactionId
         per = applied[app.StandardReceiptId]
         per[key] = per.get(key, Decimal(0)) + money(app.ApplicationAmount)
-    for ident, exp in expected.payments.eligible.items():
-        found = receipts.get(f"{PREFIX}PAY-{ident}", [])
-        if not found:
+    for ident, pay_exp in expected.payments.eligible.items():
+        found_receipts = receipts.get(f"{PREFIX}PAY-{ident}", [])
+        if not found_receipts:
             count.lost += 1
             count.note(f"payment {ident} has no receipt")
             continue
         count.synced += 1
-        count.duplicated += len(found) - 1
-        doc = found[0]
-        want = {inv: money(amount) for inv, amount in exp.applications}
-        got = {k: v for k, v in applied.get(doc.StandardReceiptId, {}).items() if v}
-        if money(doc.Amount) != money(exp.total) or got != want:
+        count.duplicated += len(found_receipts) - 1
+        receipt_doc = found_receipts[0]
+        want = {inv: money(amount) for inv, amount in pay_exp.applications}
+        got = {k: v for k, v in applied.get(receipt_doc.StandardReceiptId, {}).items() if v}
+        if money(receipt_doc.Amount) != money(pay_exp.total) or got != want:
             count.wrong += 1
-            count.note(f"payment {ident}: receipt {doc.Amount} applied {got} vs {exp.total} {want}")
+            count.note(
+                f"payment {ident}: receipt {receipt_doc.Amount} applied {got} vs {pay_exp.total} {want}"
+            )
     count.unexpected = sum(
         len(v)
         for number, v in receipts.items()
@@ -608,6 +611,7 @@ def cursor_lines(box: Sandbox, view: StoreView, result: dict[str, FlowCount]) ->
     fusion = box.fusion
     ds = box.dataset
     assert ds is not None
+    sources: dict[str, tuple[dict[int, tuple[datetime, str]], Mapping[int, object], dict[str, str]]]
     sources = {
         "suppliers": (
             {
@@ -642,7 +646,7 @@ def cursor_lines(box: Sandbox, view: StoreView, result: dict[str, FlowCount]) ->
         keys, eligible, linked = sources[flow]
         at = (ensure_aware(watermark), tiebreak or "")
         passed = {ident for ident, key in keys.items() if key <= at}
-        unwritten = sorted(ident for ident in passed & set(eligible) if str(ident) not in linked)
+        unwritten = sorted(i for i in passed & set(eligible) if str(i) not in linked)
         beyond = at > max(keys.values()) if keys else False
         ok = not unwritten and not beyond
         if not ok:
