@@ -123,7 +123,7 @@ class SupplierFlow:
         )
         if link is None:  # issue 11: a vendor typed by hand may be this supplier already
             async with ctx.store.transaction() as tx:
-                await matching_safety.check(
+                await matching_safety.hold_for_review(
                     tx,
                     ctx.connection,
                     ENTITY,

@@ -23,7 +23,8 @@ from rapidfuzz import fuzz
 from .model import Candidate, Entity, Keys, Kind, Proposal
 
 #: How much each key counts in a similarity score (only keys known on both sides count).
-WEIGHTS = {"name": 0.40, "address": 0.20, "postal": 0.10, "phone": 0.15, "domain": 0.15}
+#: A shared phone number and domain outweigh a changed address: businesses move, numbers stay.
+WEIGHTS = {"name": 0.40, "address": 0.15, "postal": 0.10, "phone": 0.20, "domain": 0.15}
 #: A key "agreed" at or above this similarity, else it "differed".
 AGREE = 0.85
 #: A score made of the name alone is worth less: nothing corroborates it.
@@ -87,6 +88,7 @@ def similarity(a: Keys, b: Keys) -> tuple[float, tuple[str, ...], tuple[str, ...
     score = sum(WEIGHTS[k] * v for k, v in parts.items()) / weight
     if list(parts) == ["name"]:
         score *= NAME_ONLY_FACTOR
+    score = round(score, 4)  # so that a threshold compares the same on every platform
     agreed = tuple(k for k, v in parts.items() if v >= AGREE)
     differed = tuple(k for k, v in parts.items() if v < AGREE)
     return score, agreed, differed, tuple(missing)

@@ -37,7 +37,7 @@ def possible_match(p: MatchProposal, what: str) -> NeedsAttentionError:
     )
 
 
-async def check(
+async def hold_for_review(
     tx: Tx, connection: str, entity: str, source_id: str, *, threshold: float, what: str
 ) -> None:
     """Raise :class:`NeedsAttentionError` while an unreviewed proposal above ``threshold`` stands."""
