@@ -164,5 +164,6 @@ class MatchingMapping(_Model):
 class MappingConfig(_Model):
     suppliers: SupplierMapping = Field(default_factory=SupplierMapping)
     purchase_orders: PurchaseOrderMapping = Field(default_factory=PurchaseOrderMapping)
-    receivables: ReceivablesMapping = Field(default_factory=ReceivablesMapping)
     matching: MatchingMapping = Field(default_factory=MatchingMapping)
+    # last: the starter config ends with its customers table, where a person adds a customer
+    receivables: ReceivablesMapping = Field(default_factory=ReceivablesMapping)
