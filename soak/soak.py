@@ -247,17 +247,23 @@ class Connector:
                         if message.startswith(f"job {what}"):
                             yield what, str(record.get("flow"))
 
-    def running_job(self) -> str:
-        """The job the current process is in, from its log (``job started`` without an end)."""
-        current = "between jobs"
+    def running_jobs(self) -> set[str]:
+        """The flows whose job runs now (``run`` runs lease groups side by side), from the log."""
+        running: set[str] = set()
         for what, flow in self._jobs():
-            current = flow if what == "started" else "between jobs"
-        return current
+            if what == "started":
+                running.add(flow)
+            else:
+                running.discard(flow)
+        return running
+
+    def running_job(self) -> str:
+        return ", ".join(sorted(self.running_jobs())) or "between jobs"
 
     def idle_after_first_pass(self) -> bool:
         """Every flow ran once since the start (payments is the last) and no job runs now."""
-        jobs = list(self._jobs())
-        return ("ended", "payments") in jobs and (not jobs or jobs[-1][0] == "ended")
+        ended_payments = ("ended", "payments") in self._jobs()
+        return ended_payments and not self.running_jobs()
 
     async def nudge(self) -> None:
         """SIGTERM and start again: the polling flows run at once instead of at their next turn."""
