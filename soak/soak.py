@@ -72,7 +72,7 @@ CONNECTION = "default"
 PREFIX = "ST-"  # the starter mapping's transaction_number_prefix
 #: after the chaos phase, a connector idle this long after a complete pass, with work left, is
 #: restarted gracefully so its next pass comes now instead of at the schedule's next turn
-NUDGE_AFTER_SECONDS = 15.0
+NUDGE_AFTER_SECONDS = 10.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,13 +89,13 @@ class Profile:
 
 SHORT = Profile(
     scale=0.1,
-    chaos_minutes=0.7,
+    chaos_minutes=0.6,
     kills=2,
-    settle_minutes=1.7,
+    settle_minutes=1.9,
     change_rounds=3,
     new_suppliers=2,
     new_pos=1,
-    new_invoices=2,
+    new_invoices=1,
 )
 FULL = Profile(
     scale=50.0,
