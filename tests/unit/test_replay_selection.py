@@ -80,3 +80,13 @@ def test_failed_since_needs_a_zone_or_a_date() -> None:
         parse_failed_since("2026-11-30T08:00:00")
     with pytest.raises(ConfigError, match="not a date"):
         parse_failed_since("30/11/2026")
+
+
+def test_rows_of_the_match_review_are_not_records_to_replay() -> None:
+    """``match`` writes audit rows too (a review's decisions); replay passes over them instead of
+    failing with "unknown flow 'match'" (review finding)."""
+    chosen = split_failed([_row(3, "s1", AuditAction.FAIL, flow="match")])
+    assert chosen.replay == []
+    both = [("default", "match"), ("default", "suppliers")]
+    assert pick_record("s1", both) == RecordRef("default", "suppliers", "s1")
+    assert pick_record("s1", [("default", "match")]) is None

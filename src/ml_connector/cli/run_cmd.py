@@ -17,6 +17,7 @@ import uvicorn
 
 from ml_connector.cli.common import app_context, console
 from ml_connector.errors import ConfigError
+from ml_connector.flows.registry import flow_names
 from ml_connector.runtime.clients import ConnectionClients, open_clients
 from ml_connector.runtime.context import AppContext
 from ml_connector.runtime.daemon import Daemon, JobRun
@@ -199,6 +200,10 @@ def run(
     ),
 ) -> None:
     """Run the connector until SIGTERM/SIGINT: flows on their schedules, webhooks, health, metrics."""
+    try:
+        only = flow_names(flow)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     app_ctx = app_context(ctx)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -212,7 +217,7 @@ def run(
             stop=stop,
             worker_id=worker_id,
             web=not no_web,
-            only=frozenset(flow) or None,
+            only=only,
             grace_seconds=grace_seconds,
             max_parallel=max_parallel,
         )

@@ -14,7 +14,7 @@ import typer
 
 from ml_connector.cli.common import app_context, console
 from ml_connector.errors import ConfigError
-from ml_connector.flows.registry import FLOWS
+from ml_connector.flows.registry import FLOWS, flow_names
 from ml_connector.runtime.clients import open_clients
 from ml_connector.runtime.context import AppContext
 from ml_connector.runtime.distributed import (
@@ -175,6 +175,10 @@ def worker(
 
     Start any number of workers, on any machines, on one database: each schedule fires once
     across all of them, and no two run a flow group at once."""
+    try:
+        only = flow_names(flow)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     app_ctx = app_context(ctx)
     postgres_conninfo(app_ctx.database_url)  # the SQLite error before anything starts
     if stalled_after <= heartbeat_seconds:
@@ -191,7 +195,7 @@ def worker(
             stop=stop,
             worker_name=worker_name,
             concurrency=concurrency,
-            only=frozenset(flow) or None,
+            only=only,
             run_now=not no_run_now,
             grace_seconds=grace_seconds,
             lease_seconds=lease_seconds,

@@ -37,3 +37,17 @@ def make_flow(name: str, ctx: FlowContext) -> Flow:
     except KeyError:
         raise ValueError(f"unknown flow {name!r}; one of {', '.join(FLOWS)}") from None
     return factory(ctx)
+
+
+def flow_names(names: list[str]) -> frozenset[str] | None:
+    """``--flow`` values as the registry spells them (``purchase_orders`` is accepted too); None
+    for none given; an unknown name is a :class:`ValueError` listing the flows."""
+    if not names:
+        return None
+    chosen = set()
+    for name in names:
+        spelled = name.strip().lower().replace("_", "-")
+        if spelled not in FLOWS:
+            raise ValueError(f"unknown flow {name!r}; one of {', '.join(FLOWS)}")
+        chosen.add(spelled)
+    return frozenset(chosen)

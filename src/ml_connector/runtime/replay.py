@@ -122,11 +122,18 @@ def split_failed(latest: Iterable[AuditRecord]) -> Selection:
     replay: dict[RecordRef, AuditRecord] = {}
     done: dict[RecordRef, AuditRecord] = {}
     for row in sorted(latest, key=lambda r: r.id):
+        if not replayable(row.flow):
+            continue  # e.g. ``match`` rows: a review decision, not a record a flow can replay
         ref = ref_of(row)
         replay.pop(ref, None)
         done.pop(ref, None)
         (replay if row.action in STILL_FAILING else done)[ref] = row
     return Selection(replay=list(replay.values()), already_processed=list(done.values()))
+
+
+def replayable(flow: str) -> bool:
+    """Whether audit rows of ``flow`` belong to a flow that replay can run."""
+    return flow.strip().lower() in STORE_FLOWS
 
 
 def ref_of(row: AuditRecord) -> RecordRef:
@@ -147,7 +154,8 @@ def pick_record(
         {
             RecordRef(c, store_flow(f), source_id)
             for c, f in candidates
-            if (connection is None or c == connection)
+            if replayable(f)
+            and (connection is None or c == connection)
             and (wanted is None or store_flow(f) == wanted)
         }
     )
