@@ -17,6 +17,7 @@ from dash_kit import csrf_of, log_in, set_up, web_client
 from ml_connector.clock import FakeClock
 from ml_connector.runtime.context import AppContext
 from ml_connector.sandbox.credentials import DASHBOARD_PASSWORD
+from ml_connector.secrets import Secret
 from ml_connector.store import Store
 from ml_connector.store.records import AuditEntry
 from ml_connector.store.states import AttentionState, AuditAction
@@ -358,3 +359,27 @@ async def test_an_item_fixed_by_hand_is_resolved_with_a_comment(
     assert item is not None
     assert item.state is AttentionState.RESOLVED
     assert (item.decided_by, item.comment) == ("Dana (dashboard)", "applied in Fusion")
+
+
+async def test_the_sandbox_password_does_not_open_a_dashboard_of_a_real_system(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """`init` stores the documented sandbox password; once a connection points at a real system it
+    no longer logs anyone in, until a password of the operator's own is set (review finding)."""
+    real = {
+        "ML_CONNECTOR_CONNECTIONS__DEFAULT__FUSION__BASE_URL": "https://fa-abcd.oraclecloud.com"
+    }
+    app_ctx = await set_up(tmp_path, clock, real)
+    store = app_ctx.open_store()
+    try:
+        async with web_client(app_ctx, store) as c:
+            refused = await log_in(c)
+            assert refused.status_code == 503
+            assert "still has the sandbox password" in refused.text
+            async with store.transaction() as tx:
+                await tx.secrets.set(
+                    app_ctx.cipher(), "dashboard.password", Secret("a-password-of-our-own")
+                )
+            assert (await log_in(c, password="a-password-of-our-own")).status_code == 303
+    finally:
+        await store.close()

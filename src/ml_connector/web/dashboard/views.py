@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
@@ -20,6 +20,7 @@ from ml_connector.errors import ConnectorError
 from ml_connector.flows.registry import FLOWS
 from ml_connector.runtime.context import AppContext
 from ml_connector.runtime.leases import LeaseBusy
+from ml_connector.sandbox.credentials import DASHBOARD_PASSWORD
 from ml_connector.secrets import Secret
 from ml_connector.store import Store
 from ml_connector.store.records import AttentionItem
@@ -42,6 +43,7 @@ from ml_connector.web.dashboard.session import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -257,6 +259,15 @@ class Dashboard:
                 "No dashboard password is set: run `ml-connector secrets set dashboard.password`.",
                 next_url,
             )
+        if same(secret.reveal(), DASHBOARD_PASSWORD) and not self._sandbox_only():
+            log.warning("dashboard: login refused, dashboard.password is still the sandbox's")
+            return self._login_page(
+                request,
+                503,
+                "The dashboard still has the sandbox password and a connection points at a real "
+                "system: run `ml-connector secrets set dashboard.password` first.",
+                next_url,
+            )
         if not name or not same(password, secret.reveal()):
             self.throttle.failed(client)
             log.warning("dashboard: failed login from %s", client)
@@ -274,6 +285,14 @@ class Dashboard:
         )
         response.delete_cookie(LOGIN_COOKIE)
         return response
+
+    def _sandbox_only(self) -> bool:
+        """Every connection points at loopback (the sandbox): the documented password may stay."""
+        for conn in self.app_ctx.config.settings.connections.values():
+            urls = (str(conn.fusion.base_url), str(conn.servicetitan.resolved_api_base_url))
+            if any(urlsplit(url).hostname not in LOOPBACK for url in urls):
+                return False
+        return True
 
     async def logout(self, request: Request, user: SessionUser) -> Response:
         response = RedirectResponse("/login", status_code=303)
@@ -388,7 +407,7 @@ class Dashboard:
         item = await self._get_item(item_id)
         if item is None:
             return self.render("error.html", request, 404, user=user, message="No such item.")
-        if item.state is not AttentionState.OPEN:
+        if item.state not in (AttentionState.OPEN, AttentionState.REPLAYED):
             return await self._item_page(
                 request, user, item, status=409, error=f"This item is {item.state.value}."
             )
