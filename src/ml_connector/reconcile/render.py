@@ -16,6 +16,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ml_connector.csvcells import safe_cell
+
 from .model import KINDS, Reconciliation, ReconRow, ReconStatus
 
 CSV_COLUMNS = (
@@ -82,7 +84,7 @@ def as_csv(rec: Reconciliation) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in _ordered(rec):
-        writer.writerow(_cells(row))
+        writer.writerow([safe_cell(cell) for cell in _cells(row)])
     return out.getvalue()
 
 
