@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -265,3 +266,42 @@ async def test_max_parallel_one_still_runs_every_due_job(h: Harness) -> None:
             worker_id="w",
             max_parallel=0,
         )
+
+
+async def test_a_runner_whose_lease_was_taken_stops_its_flow(h: Harness) -> None:
+    """Review finding: a renewal that finds another runner holding the lease used only to log a
+    warning and keep writing beside it. Now the run stops at once, says why, and leaves the other
+    runner's lease alone; what it created stays created exactly once."""
+    from sqlalchemy import update
+
+    from ml_connector.sandbox.faults import FaultConfig
+    from ml_connector.sandbox.faults.config import Latency
+    from ml_connector.store.schema import leases
+
+    faults = h.sandbox.st_app
+    faults.set_config(FaultConfig(latency=Latency(fixed_ms=1000)))
+    posts = 0
+
+    async def thief(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal posts
+        if scope["type"] == "http" and scope["method"] == "POST" and "/vendors" in scope["path"]:
+            posts += 1
+            if posts == 5:  # another runner takes the lease over (e.g. after a long stall)
+                async with h.store.transaction() as tx:
+                    await tx.connection.execute(
+                        update(leases)
+                        .where(leases.c.name == job.lease_name)
+                        .values(holder="thief", expires_at=h.clock.now() + timedelta(hours=1))
+                    )
+        await faults(scope, receive, send)
+
+    h.sandbox.st_app = thief  # type: ignore[assignment]
+    daemon = _daemon(h, "w1")
+    daemon.lease_seconds = 9.0
+    job = next(j for j in daemon.jobs() if j.flow == "suppliers")
+    record = await asyncio.wait_for(daemon.run_job(job), timeout=30)
+    assert record.error is not None
+    assert record.error.startswith("LeaseLost")
+    assert posts < len(h.dataset.expected.suppliers.eligible), "the run stopped early"
+    async with h.store.transaction() as tx:
+        assert await tx.leases.holder(job.lease_name) == "thief", "the other runner's lease stays"

@@ -100,6 +100,17 @@ class Daemon:
             return record
         renewals: list[asyncio.Task[None]] = []
         last_renewal = self.clock.monotonic()
+        me = asyncio.current_task()
+        lost = False
+
+        async def renew() -> None:
+            # a lease another runner took means both could write: stop this run at once (every
+            # write's intent is recorded, so the other runner settles whatever was in flight)
+            nonlocal lost
+            if not await self._renew(job) and not lost and me is not None:
+                lost = True
+                me.cancel()
+
         # "job started"/"job ended" bracket the time the lease is held (monotonic: comparable
         # across the processes of one machine), so an overlap would show in the logs
         log.info(
@@ -115,7 +126,7 @@ class Daemon:
             self._wake.set()  # the clock may have moved: let the scheduler look at what is due
             if self.clock.monotonic() - last_renewal >= self.lease_seconds / 3:
                 last_renewal = self.clock.monotonic()
-                renewals.append(asyncio.create_task(self._renew(job)))
+                renewals.append(asyncio.create_task(renew()))
 
         run_id: str | None = None
         try:
@@ -145,9 +156,16 @@ class Daemon:
             log.exception(
                 "%s failed", job.lease_name, extra={"connection": job.connection, "flow": job.flow}
             )
+        except asyncio.CancelledError:
+            if not lost:
+                raise  # stopping: the caller cancelled this run
+            assert me is not None
+            me.uncancel()
+            record.error = "LeaseLost: another runner took the lease; this run stopped"
+            log.error("%s: %s", job.lease_name, record.error, extra=fields)
         finally:
             for task in renewals:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Exception, asyncio.CancelledError):
                     await task
             log.info(
                 "job ended: %s (%s)",
@@ -171,8 +189,9 @@ class Daemon:
         if self.on_run is not None:
             self.on_run(record)
 
-    async def _renew(self, job: Job) -> None:
-        """Extend the lease once (``progress`` calls this at most every third of the lease)."""
+    async def _renew(self, job: Job) -> bool:
+        """Extend the lease once (``progress`` calls this at most every third of the lease);
+        False if another runner holds it now."""
         async with self.store.transaction() as tx:
             kept = await tx.leases.acquire(
                 job.lease_name, holder=self.worker_id, seconds=self.lease_seconds
@@ -183,6 +202,7 @@ class Daemon:
                 job.lease_name,
                 extra={"connection": job.connection, "flow": job.flow, "worker": self.worker_id},
             )
+        return bool(kept)
 
     async def serve(
         self, stop: asyncio.Event, *, run_now: bool = True, max_runs: int | None = None
