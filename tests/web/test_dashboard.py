@@ -383,3 +383,16 @@ async def test_the_sandbox_password_does_not_open_a_dashboard_of_a_real_system(
             assert (await log_in(c, password="a-password-of-our-own")).status_code == 303
     finally:
         await store.close()
+
+
+async def test_ids_beyond_64_bits_name_no_row(client: httpx.AsyncClient) -> None:
+    """Found by the fuzz test: an id too large for the database was a 500."""
+    await log_in(client)
+    huge = "99999999999999999999"
+    assert (await client.get(f"/attention/{huge}")).status_code == 404
+    assert (await client.get(f"/audit/{huge}")).status_code == 404
+    page = await client.get("/")
+    refused = await client.post(
+        f"/attention/{huge}/ignore", data={"csrf": csrf_of(page.text), "comment": "x"}
+    )
+    assert refused.status_code == 404

@@ -389,7 +389,7 @@ class Dashboard:
             return await tx.attention.get(item_id)
 
     async def attention_detail(self, request: Request, user: SessionUser) -> Response:
-        item = await self._get_item(int(request.path_params["item_id"]))
+        item = await self._get_item(_row_id(request, "item_id"))
         if item is None:
             return self.render("error.html", request, 404, user=user, message="No such item.")
         notice = {
@@ -403,7 +403,7 @@ class Dashboard:
         return f"{user.name} (dashboard)"
 
     async def attention_replay(self, request: Request, user: SessionUser) -> Response:
-        item_id = int(request.path_params["item_id"])
+        item_id = _row_id(request, "item_id")
         item = await self._get_item(item_id)
         if item is None:
             return self.render("error.html", request, 404, user=user, message="No such item.")
@@ -436,7 +436,7 @@ class Dashboard:
 
     async def _close(self, request: Request, user: SessionUser, *, resolve: bool) -> Response:
         """Ignore (no action needed) or resolve (fixed by hand); both need a comment."""
-        item_id = int(request.path_params["item_id"])
+        item_id = _row_id(request, "item_id")
         comment = str((await request.form()).get("comment", "")).strip()[:2000]
         item = await self._get_item(item_id)
         if item is None:
@@ -501,7 +501,7 @@ class Dashboard:
 
     async def audit_entry(self, request: Request, user: SessionUser) -> Response:
         async with self.store.transaction() as tx:
-            entry = await tx.audit.get(int(request.path_params["audit_id"]))
+            entry = await tx.audit.get(_row_id(request, "audit_id"))
         if entry is None:
             return self.render("error.html", request, 404, user=user, message="No such audit row.")
         return self.render(
@@ -594,6 +594,12 @@ class Dashboard:
                 "Content-Disposition": f'attachment; filename="{filename}"',
             },
         )
+
+
+def _row_id(request: Request, name: str) -> int:
+    """A row id from the path; one no table can hold (beyond 64 bits) names no row (0)."""
+    value = int(request.path_params[name])
+    return value if 0 < value < 2**63 else 0
 
 
 def _enum(kind: Any, value: str) -> Any:
