@@ -147,7 +147,7 @@ async def test_three_workers_and_two_web_processes_process_everything_once(
         webs = [await start(f"web{i}", "web", "--port", str(p)) for i, p in enumerate(web_ports)]
         for web in webs:
             await changes.wait_for(
-                f"{web.name} to listen", lambda w=web: "ml-connector web on" in w.output, 30
+                f"{web.name} to listen", lambda w=web: "ml-connector web on" in w.output, 120
             )
         async with httpx.AsyncClient(timeout=10) as http:  # stateless, but ready on the store
             for port in web_ports:
@@ -157,7 +157,7 @@ async def test_three_workers_and_two_web_processes_process_everything_once(
         workers = [await start(f"worker{i}", *WORKER_ARGS) for i in range(3)]
         for worker in workers:
             await changes.wait_for(
-                f"{worker.name} to start", lambda w=worker: "ml-connector worker" in w.output, 30
+                f"{worker.name} to start", lambda w=worker: "ml-connector worker" in w.output, 120
             )
         emitted = sandbox.emit_existing()  # every invoice and payment, by webhook, to both webs
 
