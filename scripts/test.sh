@@ -34,4 +34,7 @@ SITE_DIR=$(mktemp -d)
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$SITE_DIR"
 rm -rf "$SITE_DIR"
 echo "== pytest"
-.venv/bin/python -m pytest -p no:cacheprovider --cov --cov-report=term:skip-covered "$@"
+# two workers (this machine has 2 cores; the many process and browser tests mostly wait), each
+# test file on one worker; ML_CONNECTOR_TEST_WORKERS=0 runs them in this process
+.venv/bin/python -m pytest -p no:cacheprovider -n "${ML_CONNECTOR_TEST_WORKERS:-2}" --dist loadfile \
+  --cov --cov-report=term:skip-covered "$@"
