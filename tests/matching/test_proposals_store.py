@@ -64,6 +64,12 @@ async def test_pending_is_only_an_open_proposal_at_or_above_the_threshold(store:
         open_one = await tx.matches.pending("default", "supplier", "2", threshold=0.75)
         assert open_one is not None
         await tx.matches.decide(open_one.id, ACCEPTED, by="dana")
+        # accepted but not applied yet (no link, no mark on the vendor): it still holds the
+        # record, or F1 would create the vendor a person just confirmed exists (review finding)
+        held = await tx.matches.pending("default", "supplier", "2", threshold=0.75)
+        assert held is not None
+        assert held.state == ACCEPTED
+        await tx.matches.mark_applied(open_one.id)
         assert await tx.matches.pending("default", "supplier", "2", threshold=0.75) is None
         assert await tx.matches.pending("other", "supplier", "2", threshold=0.0) is None
 

@@ -3,14 +3,16 @@
 While a ``proposed`` match at or above the threshold stands for a source record, F1 does not
 create a vendor for it and F4/F5 do not post for that customer on a guess: the record goes to
 attention as ``possible_existing_match`` with the candidates, and a replay after the review goes
-through (an accepted proposal is a link; a rejected one no longer stops anything).
+through (an accepted proposal is a link; a rejected one no longer stops anything). An accepted
+proposal that is not applied yet (``match apply`` stopped, or reported a conflict) still holds its
+record: a person said it exists, so creating it would make the duplicate.
 """
 
 from __future__ import annotations
 
 from ml_connector.errors import NeedsAttentionError
 from ml_connector.store import Tx
-from ml_connector.store.repos.matches import MatchProposal
+from ml_connector.store.repos.matches import ACCEPTED, MatchProposal
 
 REASON = "possible_existing_match"
 
@@ -28,6 +30,14 @@ def _candidates(p: MatchProposal) -> str:
 
 def possible_match(p: MatchProposal, what: str) -> NeedsAttentionError:
     system = "ServiceTitan" if p.target_system == "servicetitan" else "Fusion"
+    if p.state == ACCEPTED:
+        return NeedsAttentionError(
+            REASON,
+            f"{what} exists in {system}: match proposal {p.id} was accepted but is not applied "
+            "yet (no link)",
+            suggestion="run ml-connector match apply again (a conflict it reported must be "
+            "settled first), then replay",
+        )
     return NeedsAttentionError(
         REASON,
         f"{what} may already exist in {system} (match proposal {p.id}"

@@ -148,10 +148,15 @@ class MatchRepo(Repo):
     async def pending(
         self, connection: str, entity: str, source_id: str, *, threshold: float
     ) -> MatchProposal | None:
-        """The unreviewed proposal at or above ``threshold`` for this source record, if any:
-        while it stands, F1 and F4 must not create or guess that record (issue 11, safety)."""
+        """The unreviewed proposal at or above ``threshold`` for this source record, or an
+        accepted one not applied yet (no link, no mark on the vendor), if any: while it stands, F1
+        and F4 must not create or guess that record (issue 11, safety)."""
         found = await self.for_source(connection, entity, source_id)
-        if found is None or found.state != PROPOSED or found.score < threshold:
+        if found is None:
+            return None
+        if found.state == ACCEPTED and found.applied_at is None:
+            return found  # a person said it exists; creating it now would make a duplicate
+        if found.state != PROPOSED or found.score < threshold:
             return None
         return found
 
