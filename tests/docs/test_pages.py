@@ -39,8 +39,15 @@ def test_going_live_scopes_are_current(shared_dir: Path) -> None:
 def _reasons() -> set[str]:
     """Every attention reason the flows and mappings can raise, read from the code."""
     found: set[str] = set()
-    for path in [*SRC.joinpath("flows").glob("*.py"), *SRC.joinpath("mapping").glob("*.py")]:
+    folders = ("flows", "mapping", "matching")
+    for path in [p for folder in folders for p in SRC.joinpath(folder).glob("*.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        module_names = {
+            n.targets[0].id: n.value.value
+            for n in tree.body
+            if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)
+            and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+        }  # fmt: skip
         for fn in ast.walk(tree):
             if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
@@ -80,6 +87,8 @@ def _reasons() -> set[str]:
                     found.update(k.value for k in kinds)
                 elif isinstance(arg, ast.Name) and arg.id in assigned:
                     found.add(assigned[arg.id])
+                elif isinstance(arg, ast.Name) and arg.id in module_names:
+                    found.add(module_names[arg.id])  # a module constant, e.g. REASON
     return found
 
 
