@@ -1,0 +1,309 @@
+"""B1: read throughput — Fusion suppliers and ServiceTitan export invoices, ours and two peers.
+
+    .venv/bin/python bench/read_bench.py --write                        # 100,000 + 200,000, all
+    .venv/bin/python bench/read_bench.py --clients ours --smoke          # 500 + 1,000, seconds
+
+Two child processes build the sandbox data (``populate``: ``--suppliers`` Fusion suppliers with
+addresses, sites and contacts in one, ``--invoices`` ServiceTitan invoices in the other) and serve
+one simulator each on 127.0.0.1 with DESIGN §5 latency: 200 ms per Fusion request, 150 ms per
+ServiceTitan request (token requests included). Then each reader runs in its own process, one
+after the other, against the same simulators:
+
+- ``ours``: ml-connector's clients — ``FusionClient.read_windows("suppliers", …, windows=4)``
+  (concurrent ``LastUpdateDate`` windows, keyset pages of 500, ``max_concurrency`` 4) and
+  ``STClient.invoice_feed()`` (the export feed with one page of prefetch);
+- ``dlt``: dlt's ``rest_api`` source (``bench/peers/dlt_read.py``), resources iterated directly;
+- ``airbyte``: the airbyte-cdk declarative runner on a manifest (``bench/peers/airbyte_read.py``).
+
+Peers are installed from PyPI by this script into ``bench/.venvs/<peer>`` on first use. All
+readers use OAuth client credentials against the simulators' token endpoints. Records/s is
+records read over the reader's wall time; requests and token requests are counted by the
+simulators; peak RSS is the reader process's (``wait4`` rusage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import benchkit
+
+HERE = Path(__file__).resolve().parent
+VENVS = HERE / ".venvs"
+PEERS = {
+    "dlt": ("dlt", HERE / "peers" / "dlt_read.py"),
+    "airbyte": ("airbyte-cdk", HERE / "peers" / "airbyte_read.py"),
+}
+FUSION_MS, ST_MS = 200.0, 150.0
+
+# --- the children: build and serve -----------------------------------------------------------------
+
+
+def serve(args: argparse.Namespace) -> int:
+    from ml_connector.sandbox.data import populate
+    from ml_connector.sandbox.faults import FaultConfig
+    from ml_connector.sandbox.faults.config import Latency
+    from ml_connector.sandbox.server import build_sandbox
+
+    started = time.perf_counter()
+    box = build_sandbox(
+        populate=False,
+        fusion_faults=FaultConfig(latency=Latency(fixed_ms=FUSION_MS)),
+        st_faults=FaultConfig(latency=Latency(fixed_ms=ST_MS)),
+    )
+    if args.serve == "fusion":
+        populate(box.fusion, box.servicetitan, seed=7, suppliers=args.suppliers, invoices=3)
+        size = f"suppliers={len(box.fusion.suppliers)}"
+    else:
+        populate(box.fusion, box.servicetitan, seed=7, suppliers=3, invoices=args.invoices)
+        size = f"invoices={len(box.servicetitan.tables['invoices'])}"
+    built = time.perf_counter() - started
+    print(f"ready {args.serve}: {size} built_s={built:.0f}", flush=True)
+    benchkit.run_uvicorn(box.fusion_app if args.serve == "fusion" else box.st_app, args.port)
+    return 0
+
+
+# --- a reader process: ours -------------------------------------------------------------------------
+
+
+async def read_ours(system: str, fusion_url: str, st_url: str) -> dict[str, Any]:
+    from ml_connector.clock import SystemClock
+    from ml_connector.flows.base import BEGINNING
+
+    clock = SystemClock()
+    settings = benchkit.connection_settings(fusion_url, st_url)
+    records = 0
+    started = time.perf_counter()
+    if system == "fusion":
+        fusion = benchkit.fusion_client(settings, clock)
+        try:
+            async for page in fusion.read_windows("suppliers", BEGINNING, clock.now(), windows=4):
+                records += len(page.records)
+        finally:
+            await fusion.aclose()
+    else:
+        st = benchkit.st_client(settings, clock)
+        try:
+            async with st.invoice_feed() as feed:
+                async for batch in feed:
+                    records += len(batch.items)
+        finally:
+            await st.aclose()
+    return {"records": records, "seconds": time.perf_counter() - started}
+
+
+# --- this process: run the readers ------------------------------------------------------------------
+
+
+def ensure_peer(peer: str) -> Path:
+    """The peer's virtualenv python, created and installed from PyPI if it is not there yet."""
+    package, _ = PEERS[peer]
+    venv = VENVS / package
+    python = venv / "bin" / "python"
+    probe = "import dlt" if peer == "dlt" else "import airbyte_cdk"
+    if python.exists():
+        found = subprocess.run([python, "-c", probe], capture_output=True, check=False)  # noqa: S603
+        if found.returncode == 0:
+            return python
+    print(f"installing {package} into {venv} (once)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)  # noqa: S603
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)  # noqa: S603
+    subprocess.run([python, "-m", "pip", "install", "--quiet", package], check=True)  # noqa: S603
+    return python
+
+
+def counts(url: str) -> tuple[int, int]:
+    """(API requests, token requests) the simulator has answered so far."""
+    with urllib.request.urlopen(f"{url}/__admin/counts", timeout=60) as answer:  # noqa: S310 - loopback
+        data = json.loads(answer.read())
+    if "apiRequestsTotal" in data:
+        return int(data["apiRequestsTotal"]), int(data["tokenRequests"])
+    return sum(data["api_requests"].values()), int(data["token_requests"])
+
+
+def run_reader(
+    command: list[str], env: dict[str, str], timeout: float
+) -> tuple[dict[str, Any], float]:
+    """Run one reader process; its last stdout line is JSON. Returns it and the peak RSS in MB."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)  # noqa: S603
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line.strip())
+        if time.monotonic() > deadline:
+            process.kill()
+            break
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0 or not lines:
+        raise RuntimeError(f"{command[1]} ended with {process.returncode}: {lines[-3:]}")
+    return json.loads(lines[-1]), usage.ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suppliers", type=int, default=100_000)
+    parser.add_argument("--invoices", type=int, default=200_000)
+    parser.add_argument("--clients", default="ours,dlt,airbyte")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="per reader run")
+    parser.add_argument("--smoke", action="store_true", help="500 suppliers, 1,000 invoices")
+    parser.add_argument("--write", action="store_true", help="update ## B1 in RESULTS.md")
+    parser.add_argument("--serve", choices=("fusion", "servicetitan"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--read", choices=("fusion", "servicetitan"), help=argparse.SUPPRESS)
+    parser.add_argument("--fusion-url", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--st-url", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        return serve(args)
+    if args.read:
+        out = asyncio.run(read_ours(args.read, args.fusion_url, args.st_url))
+        print(json.dumps(out), flush=True)
+        return 0
+    if args.smoke:
+        args.suppliers, args.invoices = 500, 1000
+    clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+    pythons = {c: ensure_peer(c) for c in clients if c != "ours"}
+    print(benchkit.machine(), flush=True)
+    script = Path(__file__).resolve()
+    extra = [f"--suppliers={args.suppliers}", f"--invoices={args.invoices}"]
+    rows: list[dict[str, Any]] = []
+    with benchkit.serve_children(script, ["fusion", "servicetitan"], extra) as kids:
+        urls = {"fusion": kids["fusion"].url, "servicetitan": kids["servicetitan"].url}
+        ready = [k.ready for k in kids.values()]
+        env = dict(os.environ)
+        env.update(bench_env(urls))
+        for system in ("fusion", "servicetitan"):
+            for client in clients:
+                if client == "ours":
+                    command = [
+                        sys.executable,
+                        str(script),
+                        f"--read={system}",
+                        f"--fusion-url={urls['fusion']}",
+                        f"--st-url={urls['servicetitan']}",
+                    ]
+                else:
+                    command = [str(pythons[client]), str(PEERS[client][1]), system]
+                before = counts(urls[system])
+                try:
+                    out, rss = run_reader(command, env, args.timeout)
+                except RuntimeError as exc:
+                    print(f"B1 {system} {client}: FAILED {exc}", flush=True)
+                    rows.append({"system": system, "client": client, "error": str(exc)[:300]})
+                    continue
+                after = counts(urls[system])
+                row = {
+                    "system": system,
+                    "client": client,
+                    "records": out["records"],
+                    "seconds": out["seconds"],
+                    "rate": out["records"] / out["seconds"],
+                    "requests": after[0] - before[0],
+                    "tokens": after[1] - before[1],
+                    "rss": rss,
+                }
+                rows.append(row)
+                print(
+                    f"B1 {system} {client}: {row['records']} records in {row['seconds']:.1f} s = "
+                    f"{row['rate']:,.0f}/s, {row['requests']} requests, {row['tokens']} token "
+                    f"requests, peak RSS {rss:.0f} MB",
+                    flush=True,
+                )
+    if args.write:
+        write(rows, ready, args)
+    return 0
+
+
+def bench_env(urls: dict[str, str]) -> dict[str, str]:
+    """What the peer readers need: URLs and the sandbox's (public, made-up) credentials."""
+    from ml_connector.sandbox import credentials as sb
+
+    return {
+        "BENCH_FUSION_URL": urls["fusion"],
+        "BENCH_ST_URL": urls["servicetitan"],
+        "BENCH_FUSION_CLIENT_ID": sb.FUSION_CLIENT_ID,
+        "BENCH_FUSION_CLIENT_SECRET": sb.FUSION_CLIENT_SECRET,
+        "BENCH_FUSION_SCOPE": sb.FUSION_SCOPE,
+        "BENCH_ST_CLIENT_ID": sb.SERVICETITAN_CLIENT_ID,
+        "BENCH_ST_CLIENT_SECRET": sb.SERVICETITAN_CLIENT_SECRET,
+        "BENCH_ST_APP_KEY": sb.SERVICETITAN_APP_KEY,
+        "BENCH_ST_TENANT": str(sb.SERVICETITAN_TENANT_ID),
+    }
+
+
+def write(rows: list[dict[str, Any]], ready: list[str], args: argparse.Namespace) -> None:
+    table_rows = []
+    for r in rows:
+        if "error" in r:
+            table_rows.append([f"{r['system']} / {r['client']}", "failed", "", "", "", "", ""])
+            continue
+        table_rows.append(
+            [
+                f"{r['system']} / {r['client']}",
+                f"{r['records']:,}",
+                f"{r['seconds']:.1f} s",
+                f"{r['rate']:,.0f}",
+                f"{r['requests']:,}",
+                f"{r['tokens']}",
+                f"{r['rss']:.0f} MB",
+            ]
+        )
+    verdicts = []
+    for system, factor in (("fusion", 2.0), ("servicetitan", 1.0)):
+        ours = next(
+            (r for r in rows if r["system"] == system and r["client"] == "ours" and "rate" in r),
+            None,
+        )
+        peers = [r for r in rows if r["system"] == system and r["client"] != "ours" and "rate" in r]
+        if ours is None or not peers:
+            verdicts.append(f"{system}: no peer measured, no ratio")
+            continue
+        best = max(peers, key=lambda r: r["rate"])
+        ratio = ours["rate"] / best["rate"]
+        verdicts.append(
+            f"{system}: ours / best peer ({best['client']}) = {ratio:.2f}× — target ≥ {factor:g}×: "
+            f"{'met' if ratio >= factor else 'NOT met'}"
+        )
+    body = (
+        "## B1 Read throughput\n\n"
+        f"- Machine: {benchkit.machine()}; load average at the end {benchkit.load_average()}.\n"
+        f"- Date: {benchkit.now_text()}.\n"
+        f"- Command: `{benchkit.command_line()}`.\n"
+        f"- Simulators (child processes, 127.0.0.1): {'; '.join(ready)}; latency {FUSION_MS:.0f} ms per "
+        f"Fusion request and {ST_MS:.0f} ms per ServiceTitan request, token requests included.\n"
+        "- Readers, each in its own process, one after the other: `ours` = "
+        "`FusionClient.read_windows('suppliers', windows=4)` (keyset pages of 500, 4 in flight) and "
+        "`STClient.invoice_feed()` (export feed, one page of prefetch); `dlt` = dlt's `rest_api` "
+        "source; `airbyte` = airbyte-cdk's declarative source on a manifest written by "
+        "`bench/peers/airbyte_read.py`. Requests and token requests counted by the simulators.\n\n"
+        + benchkit.table(
+            [
+                "system / reader",
+                "records",
+                "wall",
+                "records/s",
+                "requests",
+                "token requests",
+                "peak RSS",
+            ],
+            table_rows,
+        )
+        + "\n\n"
+        + "; ".join(verdicts)
+        + ".\n"
+    )
+    benchkit.write_section("B1", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
