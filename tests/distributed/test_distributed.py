@@ -210,7 +210,7 @@ async def test_three_workers_and_two_web_processes_process_everything_once(
             return all(progress.values())
 
         try:
-            await changes.wait_for("the workload to be processed", settled, 75)
+            await changes.wait_for("the workload to be processed", settled, 180)
         except AssertionError as exc:
             for proc in procs:
                 (tmp_path / f"{proc.name}.log").write_text(proc.output)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import typer
 from rich.console import Console
 
+from ml_connector.errors import ConfigError
 from ml_connector.logging import configure_logging
 from ml_connector.runtime.context import AppContext
 from ml_connector.settings import load_config
@@ -47,3 +50,28 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
         return await coro_factory()
 
     return asyncio.run(runner())
+
+
+def serve_until_signal(serve: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``serve(stop)``; SIGTERM or SIGINT sets ``stop`` (a graceful end), then say so."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(stop)
+        console.print("stopped")
+
+    asyncio.run(main())
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """``text`` to ``--output FILE``, or to stdout without one; an unwritable file is a one-line error."""
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--output {output}: cannot write ({exc.strerror})") from None

@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ml_connector.cli.common import app_context, console, err_console, run
+from ml_connector.cli.common import app_context, console, err_console, run, write_output
 from ml_connector.errors import ConfigError
 from ml_connector.flows.base import FlowContext
 from ml_connector.matching.model import Entity
@@ -219,13 +219,9 @@ def export(
             await store.close()
 
     text = run(go)
+    write_output(text, output)
     if output is None:
-        typer.echo(text, nl=False)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--output {output}: cannot write ({exc.strerror})") from None
     console.print(
         f"wrote {max(text.count(chr(10)) - 1, 0)} proposal(s) to {output}", highlight=False
     )

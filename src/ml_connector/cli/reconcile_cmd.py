@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from ml_connector.cli.common import app_context, console, run
+from ml_connector.cli.common import app_context, console, run, write_output
 from ml_connector.errors import ConfigError
 from ml_connector.reconcile import Period, Reconciliation, as_csv, as_html, as_table, reconcile
 
@@ -20,16 +20,6 @@ class Format(StrEnum):
     TABLE = "table"
     CSV = "csv"
     HTML = "html"
-
-
-def _write(text: str, output: Path | None) -> None:
-    if output is None:
-        typer.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--output {output}: cannot write ({exc.strerror})") from None
 
 
 def reconcile_command(
@@ -62,9 +52,9 @@ def reconcile_command(
     if fmt is Format.TABLE:
         console.print(as_table(rec, all_rows=all_rows))
     elif fmt is Format.CSV:
-        _write(as_csv(rec), output)
+        write_output(as_csv(rec), output)
     else:
-        _write(as_html(rec), output)
+        write_output(as_html(rec), output)
     raise typer.Exit(1 if rec.problems else 0)
 
 

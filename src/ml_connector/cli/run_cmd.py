@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from typing import Any
 import typer
 import uvicorn
 
-from ml_connector.cli.common import app_context, console
+from ml_connector.cli.common import app_context, console, serve_until_signal
 from ml_connector.errors import ConfigError
 from ml_connector.flows.registry import flow_names
 from ml_connector.runtime.clients import ConnectionClients, open_clients
@@ -207,11 +206,7 @@ def run(
     app_ctx = app_context(ctx)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+    async def go(stop: asyncio.Event) -> None:
         await serve(
             app_ctx,
             stop=stop,
@@ -221,6 +216,5 @@ def run(
             grace_seconds=grace_seconds,
             max_parallel=max_parallel,
         )
-        console.print("stopped")
 
-    asyncio.run(main())
+    serve_until_signal(go)

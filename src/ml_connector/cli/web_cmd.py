@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import socket
 from collections.abc import Iterator
 
 import typer
 import uvicorn
 
-from ml_connector.cli.common import app_context, console
+from ml_connector.cli.common import app_context, console, serve_until_signal
 from ml_connector.errors import ConfigError
 from ml_connector.flows.registry import FLOWS
 from ml_connector.runtime.context import AppContext
@@ -128,17 +127,12 @@ def web(
     postgres_conninfo(app_ctx.database_url)  # the SQLite error before anything starts
     settings = app_ctx.config.settings
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+    async def go(stop: asyncio.Event) -> None:
         await serve_web(
             app_ctx,
             stop=stop,
             host=host or settings.web.host,
             port=port or settings.web.port,
         )
-        console.print("stopped")
 
-    asyncio.run(main())
+    serve_until_signal(go)

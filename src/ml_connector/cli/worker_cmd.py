@@ -6,13 +6,12 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import uuid
 
 import typer
 
-from ml_connector.cli.common import app_context, console
+from ml_connector.cli.common import app_context, console, serve_until_signal
 from ml_connector.errors import ConfigError
 from ml_connector.flows.registry import FLOWS, flow_names
 from ml_connector.runtime.clients import open_clients
@@ -185,11 +184,7 @@ def worker(
         raise ConfigError("--stalled-after must be longer than --heartbeat-seconds")
     worker_name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+    async def go(stop: asyncio.Event) -> None:
         await serve_worker(
             app_ctx,
             stop=stop,
@@ -203,6 +198,5 @@ def worker(
             stalled_after=stalled_after,
             lease_wait=lease_wait,
         )
-        console.print("stopped")
 
-    asyncio.run(main())
+    serve_until_signal(go)
