@@ -34,6 +34,14 @@ import benchkit
 ST_LATENCY_MS = 150.0
 POST_LATENCY_MS = 400.0
 FUSION_CAP = 8
+NOTE = (
+    "Why the vendor target is missed: the connector's ServiceTitan bucket is 50/s with a burst of "
+    "10 by default (83 % of the limit, on purpose: rate + burst stays within the gateway's "
+    "sliding second). A faster bucket still draws a few 429s: requests released on time reach "
+    "the simulator with scheduling jitter, a sliding window of exactly 60 counts them, and each "
+    "429 costs its task the whole `Retry-After` (at least 1 s). Reaching 90 % with no 429 needs "
+    "pacing that leaves room for that jitter or adapts to the 429s; not tried here.\n"
+)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -272,7 +280,8 @@ def write(runs: list[dict[str, Any]], inv: dict[str, Any], args: argparse.Namesp
         + "\n\nTargets: vendors ≥ 90 % of 60/s with no 429 storm: "
         + "; ".join(verdicts)
         + "; AR invoices ≥ 85 % of what the cap allows: "
-        + f"{'met' if inv['share'] >= 0.85 else 'NOT met'} (peak in flight {inv['peak']}).\n"
+        + f"{'met' if inv['share'] >= 0.85 else 'NOT met'} (peak in flight {inv['peak']}).\n\n"
+        + NOTE
     )
     benchkit.write_section("B2", body)
 
