@@ -42,7 +42,7 @@ NOTE = (
     "uvloop are not installed), and the inbox writer's group commit executes one INSERT … ON "
     "CONFLICT statement per event inside the batch's transaction (`InboxRepo.enqueue`). The "
     "1,500 events/s target needs under about 0.6 ms of server CPU per event. When the measured "
-    "rate is below 1,000/s, the 500/s run is at or past saturation and its latency is queueing.\n"
+    "rate is below 1,000/s, the 500/s run is near or past saturation and its latency is queueing.\n"
 )
 
 # --- the child: serve the web app ----------------------------------------------------------------
