@@ -34,18 +34,13 @@ def shared_dir() -> Path:
 POSTGRES_ENV = "ML_CONNECTOR_TEST_POSTGRES_URL"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a SQLite file, or a PostgreSQL database with a random name, dropped after."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
+def _fresh_postgres(what: str) -> Iterator[str]:
+    """An empty PostgreSQL database with a random name, dropped (FORCE) after; skipped when
+    ML_CONNECTOR_TEST_POSTGRES_URL is unset, failed under CI."""
     if not os.environ.get(POSTGRES_ENV):
         if os.environ.get("CI") == "true":
-            pytest.fail(
-                f"{POSTGRES_ENV} must be set under CI: PostgreSQL store tests cannot be skipped"
-            )
-        pytest.skip(f"{POSTGRES_ENV} not set; PostgreSQL store tests skipped")
+            pytest.fail(f"{POSTGRES_ENV} must be set under CI: {what} cannot be skipped")
+        pytest.skip(f"{POSTGRES_ENV} not set; {what} skipped")
     admin_url = make_url(os.environ[POSTGRES_ENV]).set(drivername="postgresql+psycopg")
     name = f"mlc_test_{secrets.token_hex(6)}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -57,6 +52,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a PostgreSQL database with a random name, dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    yield from _fresh_postgres("PostgreSQL store tests")
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty PostgreSQL database for tests that need PostgreSQL only (several processes, the
+    distributed runner)."""
+    yield from _fresh_postgres(request.node.name)
 
 
 @pytest.fixture

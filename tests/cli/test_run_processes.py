@@ -14,11 +14,10 @@ import asyncio
 import json
 import os
 import re
-import secrets
 import signal
 import sys
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +27,7 @@ from typing import Any
 import pytest
 from cli_kit import _cli, _free_port
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ml_connector.clock import ensure_aware
@@ -39,7 +38,6 @@ from ml_connector.sandbox.faults.config import Latency
 from ml_connector.sandbox.server import Sandbox, build_sandbox, serve_sandbox
 from ml_connector.store.schema import audit, cursors, links, writes
 
-POSTGRES_ENV = "ML_CONNECTOR_TEST_POSTGRES_URL"
 VENDOR_CREATE = re.compile(r"^/inventory/v2/tenant/\d+/vendors/?$")
 PROCUREMENT = ("suppliers", "purchase-orders", "receipts")
 
@@ -333,26 +331,6 @@ async def test_sigterm_mid_sync_leaves_nothing_half_done_and_the_next_start_resu
 
 
 # -- two processes on one PostgreSQL database ----------------------------------------------------
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database (``mlc_run_<random>``), dropped with FORCE after the test."""
-    if not os.environ.get(POSTGRES_ENV):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{POSTGRES_ENV} must be set under CI: the two-process test cannot skip")
-        pytest.skip(f"{POSTGRES_ENV} not set; the two-process PostgreSQL test is skipped")
-    admin_url = make_url(os.environ[POSTGRES_ENV]).set(drivername="postgresql+psycopg")
-    name = f"mlc_run_{secrets.token_hex(6)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _all_tried(run: RunProcess) -> bool:

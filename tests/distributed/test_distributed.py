@@ -33,7 +33,6 @@ from ml_connector.sandbox.server import Sandbox, build_sandbox, serve_sandbox
 from ml_connector.sandbox.webhooks import WebhookConfig
 from ml_connector.store.schema import audit, inbox, writes
 
-POSTGRES_ENV = "ML_CONNECTOR_TEST_POSTGRES_URL"
 WORKER_ARGS = (
     "worker", "--concurrency", "1", "--heartbeat-seconds", "0.5", "--stalled-after", "2",
     "--lease-seconds", "6", "--lease-wait", "1", "--grace-seconds", "10",
