@@ -62,6 +62,8 @@ class NewInboxEvent:
     entity_type: str | None = None
     entity_id: str | None = None
     payload: Any = None
+    #: seconds from now before a worker may claim it (a parked retry waits out its backoff)
+    delay_seconds: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -64,7 +64,7 @@ class InboxRepo(Repo):
                     state=InboxState.PENDING.value,
                     attempts=0,
                     received_at=now,
-                    available_at=now,
+                    available_at=now + timedelta(seconds=max(0.0, event.delay_seconds)),
                 )
                 .on_conflict_do_nothing(index_elements=[inbox.c.connection, inbox.c.event_key])
                 .returning(inbox.c.id)
