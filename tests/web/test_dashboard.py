@@ -35,6 +35,8 @@ PAGES = [
     "/history?connection=default&flow=invoices&source_id=1",
     "/reconcile",
     "/reconcile.csv",
+    "/matches",
+    "/matches/1",
 ]
 
 

@@ -6,6 +6,11 @@ proposal as it is); to pick another candidate they put its id (listed in ``candi
 ``target_id`` and write ``accept``. Every row is checked before anything is saved: one bad row
 and nothing is applied, and every problem is listed with its line number, so a file is never
 half-applied.
+
+Every cell is written formula-safe (:func:`~ml_connector.csvcells.safe_cell`): a vendor named
+``=HYPERLINK(...)`` or ``-Acme`` is shown as text by a spreadsheet, never run. The columns read
+back (``proposal_id``, ``entity``, ``source_id``, ``target_id``, ``decision``) are restored
+exactly on reading (:func:`guard` / :func:`unguard`), so what export wrote applies as it was.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ml_connector.csvcells import safe_cell
 from ml_connector.errors import ConfigError
 from ml_connector.store.repos.matches import ACCEPTED, PROPOSED, REJECTED, MatchProposal
 
@@ -36,6 +42,31 @@ COLUMNS = (
 #: what people write, and the state each means
 DECISIONS = {"accept": ACCEPTED, "accepted": ACCEPTED, "reject": REJECTED, "rejected": REJECTED}
 REQUIRED = ("proposal_id", "target_id", "decision")
+#: the columns :func:`check` reads: what :func:`guard` added to them is taken off on reading
+READ_BACK = ("proposal_id", "entity", "source_id", "target_id", "decision")
+
+
+def _guarded(text: str) -> bool:
+    """Whether :func:`guard` prefixes ``text``: what ``safe_cell`` neutralises, and (so that
+    reading back is exact) text that already starts with ``'`` before such a cell."""
+    if not text:
+        return False
+    if text[0] == "'":
+        return _guarded(text[1:])
+    return safe_cell(text) != text
+
+
+def guard(value: object) -> str:
+    """A cell a spreadsheet shows as text: ``safe_cell``'s ``'`` prefix, also before a value
+    that itself starts with ``'`` and a formula character, so :func:`unguard` is its exact
+    inverse."""
+    text = "" if value is None else str(value)
+    return "'" + text if _guarded(text) else text
+
+
+def unguard(cell: str) -> str:
+    """The value :func:`guard` wrote (a cell it did not prefix is returned as it is)."""
+    return cell[1:] if cell.startswith("'") and _guarded(cell[1:]) else cell
 
 
 def _evidence(p: MatchProposal) -> str:
@@ -68,7 +99,8 @@ def rows(proposals: Iterable[MatchProposal]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     for p in proposals:
         writer.writerow(
-            (
+            guard(cell)
+            for cell in (
                 p.id,
                 p.entity,
                 p.source_id,
@@ -129,6 +161,9 @@ def parse(text: str) -> list[tuple[int, dict[str, str]]]:
     try:
         for row in reader:
             clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+            for column in READ_BACK:
+                if column in clean:
+                    clean[column] = unguard(clean[column])
             if any(clean.values()):
                 out.append((reader.line_num, clean))
     except csv.Error as exc:
@@ -185,31 +220,35 @@ def check(
         else:
             target = row.get("target_id", "") or proposal.target_id
             state = DECISIONS[word]
-            if state == ACCEPTED and proposal.candidate(target) is None:
-                ids = ", ".join(str(c.get("target_id")) for c in proposal.candidates)
-                errors.append(
-                    RowError(
-                        line=line,
-                        message=f"target_id {target!r} is not a candidate of proposal {pid} "
-                        f"(candidates: {ids})",
-                    )
-                )
+            problem = refusal(proposal, state, target)
+            if problem is not None:
+                errors.append(RowError(line=line, message=problem))
                 continue
-            if proposal.applied_at is not None and (
-                state != ACCEPTED or target != proposal.target_id
-            ):
-                errors.append(
-                    RowError(
-                        line=line,
-                        message=f"proposal {pid} is already linked to {proposal.target_id}; "
-                        "a link is not undone from this file",
-                    )
-                )
-                continue
-            if proposal.state == state and target == proposal.target_id:
+            if settled(proposal, state, target):
                 continue  # already so: nothing to do
             decisions.append(Decision(line=line, proposal_id=pid, state=state, target_id=target))
     return decisions, errors
+
+
+def refusal(proposal: MatchProposal, state: str, target: str) -> str | None:
+    """Why ``state`` (accepted or rejected) with ``target`` cannot be recorded on ``proposal``,
+    or None. The review file and the dashboard's review page both ask this."""
+    if state == ACCEPTED and proposal.candidate(target) is None:
+        ids = ", ".join(str(c.get("target_id")) for c in proposal.candidates)
+        return (
+            f"target_id {target!r} is not a candidate of proposal {proposal.id} (candidates: {ids})"
+        )
+    if proposal.applied_at is not None and (state != ACCEPTED or target != proposal.target_id):
+        return (
+            f"proposal {proposal.id} is already linked to {proposal.target_id}; "
+            "a link is not undone from a review"
+        )
+    return None
+
+
+def settled(proposal: MatchProposal, state: str, target: str) -> bool:
+    """Whether the proposal already is so (nothing to record)."""
+    return proposal.state == state and target == proposal.target_id
 
 
 __all__ = [
@@ -219,7 +258,11 @@ __all__ = [
     "ReviewFileError",
     "RowError",
     "check",
+    "guard",
     "header",
     "parse",
+    "refusal",
     "rows",
+    "settled",
+    "unguard",
 ]

@@ -483,20 +483,73 @@ async def apply_review(ctx: FlowContext, text: str, *, by: str) -> ReviewResult:
     decisions, errors = review.check(parsed, known)
     if errors:
         raise review.ReviewFileError(errors)
-    result = ReviewResult(unchanged=len(parsed) - len(decisions))
+    result = await record_decisions(
+        ctx, decisions, by=by, note=lambda d: f"review file line {d.line}"
+    )
+    result.unchanged = len(parsed) - len(decisions)
+    result.applied, result.apply_errors = await apply_accepted(ctx, by=by)
+    return result
+
+
+async def record_decisions(
+    ctx: FlowContext,
+    decisions: list[review.Decision],
+    *,
+    by: str,
+    note: Callable[[review.Decision], str],
+) -> ReviewResult:
+    """Record checked decisions (see :func:`.review.check`, :func:`.review.refusal`) in one
+    transaction, each with its ``accept`` or ``reject`` audit row naming ``by``. Linking what was
+    accepted is the caller's next step (:func:`apply_accepted` or :func:`apply_one`)."""
+    result = ReviewResult()
     async with ctx.store.transaction() as tx:
         for d in decisions:
             decided = await tx.matches.decide(d.proposal_id, d.state, by=by, target_id=d.target_id)
             action = AuditAction.ACCEPT if d.state == ACCEPTED else AuditAction.REJECT
-            await tx.audit.append(
-                audit_entry(ctx, decided, action, note=f"review file line {d.line}", by=by)
-            )
+            await tx.audit.append(audit_entry(ctx, decided, action, note=note(d), by=by))
             if d.state == ACCEPTED:
                 result.accepted += 1
             else:
                 result.rejected += 1
-    result.applied, result.apply_errors = await apply_accepted(ctx, by=by)
     return result
+
+
+class DecisionRefused(ValueError):
+    """A decision on one proposal that cannot be recorded (the message says why)."""
+
+
+async def decide_one(
+    ctx: FlowContext, proposal_id: int, state: str, *, target_id: str | None, by: str, note: str
+) -> tuple[MatchProposal, ReviewResult]:
+    """One person's decision on one proposal (the dashboard's review page): checked as a row of
+    the review file is, recorded by :func:`record_decisions`, and an accepted proposal linked by
+    :func:`apply_one` as ``match apply`` links it. :class:`LookupError` for a proposal not of
+    this connection, :class:`DecisionRefused` for one the decision cannot apply to."""
+    async with ctx.store.transaction() as tx:
+        found = await tx.matches.get(proposal_id)
+    if found is None or found.connection != ctx.connection:
+        raise LookupError(f"no match proposal {proposal_id} in connection {ctx.connection}")
+    target = target_id or found.target_id
+    problem = review.refusal(found, state, target)
+    if problem is not None:
+        raise DecisionRefused(problem)
+    if review.settled(found, state, target):
+        result = ReviewResult(unchanged=1)
+    else:
+        decision = review.Decision(line=0, proposal_id=proposal_id, state=state, target_id=target)
+        result = await record_decisions(ctx, [decision], by=by, note=lambda _d: note)
+    async with ctx.store.transaction() as tx:
+        current = await tx.matches.get(proposal_id)
+    assert current is not None
+    if current.state == ACCEPTED and current.applied_at is None:
+        problem = await apply_one(ctx, current, by=by)
+        if problem is None:
+            result.applied = 1
+        else:
+            result.apply_errors.append(problem)
+        async with ctx.store.transaction() as tx:
+            current = await tx.matches.get(proposal_id) or current
+    return current, result
 
 
 async def export_rows(

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -18,12 +18,14 @@ from starlette.routing import Route
 
 from ml_connector.errors import ConnectorError
 from ml_connector.flows.registry import FLOWS
+from ml_connector.matching.model import Entity
 from ml_connector.runtime.context import AppContext
 from ml_connector.runtime.leases import LeaseBusy
 from ml_connector.sandbox.credentials import DASHBOARD_PASSWORD
 from ml_connector.secrets import Secret
 from ml_connector.store import Store
 from ml_connector.store.records import AttentionItem
+from ml_connector.store.repos.matches import ACCEPTED, PROPOSED, REJECTED, MatchProposal
 from ml_connector.store.states import AttentionState, AuditAction
 from ml_connector.web.dashboard import queries
 from ml_connector.web.dashboard.chart import stacked_bars
@@ -40,9 +42,17 @@ from ml_connector.web.dashboard.session import (
     same,
 )
 
+if TYPE_CHECKING:
+    from ml_connector.runtime.clients import ConnectionClients
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
+#: opens a connection's two clients (``runtime.clients.open_clients``; tests pass in-process ones)
+ClientOpener = Callable[[AppContext, Store, str], Awaitable["ConnectionClients"]]
+#: proposals per page of the review list
+MATCH_PAGE = 50
+MATCH_STATES = (PROPOSED, ACCEPTED, REJECTED)
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 SECURITY_HEADERS = {
@@ -90,6 +100,9 @@ class Dashboard:
     store: Store
     #: the in-process runner's view of its schedule, when there is one (``run``, not ``web``)
     schedule: Callable[[], list[ScheduledRun]] | None = None
+    #: how the review page opens a connection's clients to link an accepted proposal (None: the
+    #: production ``open_clients``)
+    clients: ClientOpener | None = None
     _signer: SessionSigner | None = None
     _throttle: LoginThrottle | None = None
     _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -202,6 +215,10 @@ class Dashboard:
             Route("/history", p(self.history), methods=["GET"]),
             Route("/reconcile", p(self.reconcile_page), methods=["GET"]),
             Route("/reconcile.csv", p(self.reconcile_csv), methods=["GET"]),
+            Route("/matches", p(self.matches_list), methods=["GET"]),
+            Route("/matches/{proposal_id:int}", p(self.match_detail), methods=["GET"]),
+            Route("/matches/{proposal_id:int}/accept", p(self.match_accept), methods=["POST"]),
+            Route("/matches/{proposal_id:int}/reject", p(self.match_reject), methods=["POST"]),
         ]
 
     # ---------------------------------------------------------------- login
@@ -595,6 +612,182 @@ class Dashboard:
             },
         )
 
+    # ---------------------------------------------------------------- match review (issue 11)
+
+    def _connections(self) -> list[str]:
+        return list(self.app_ctx.config.settings.connections)
+
+    async def matches_list(self, request: Request, user: SessionUser) -> Response:
+        """Proposals of one connection by entity and state, ``MATCH_PAGE`` at a time (keyset on
+        the id: ``after`` is the last id of the previous page)."""
+        q = request.query_params
+        connections = self._connections()
+        connection = q.get("connection") or (connections[0] if connections else "")
+        entity_text = q.get("entity", "all")
+        state = q.get("state", PROPOSED)
+        after_text = q.get("after", "0").strip() or "0"
+        try:
+            entity = None if entity_text == "all" else Entity.from_label(entity_text)
+            if state not in (*MATCH_STATES, "all"):
+                raise ValueError(f"{state!r} is not one of {', '.join(MATCH_STATES)} or all")
+            if not after_text.isdigit() or int(after_text) >= 2**63:
+                raise ValueError(f"after: {after_text!r} is not a proposal id")
+        except ValueError as exc:
+            return self.render("error.html", request, 400, user=user, message=str(exc))
+        after = int(after_text)
+        async with self.store.transaction() as tx:
+            found = await tx.matches.page(
+                connection,
+                entity=entity.value if entity is not None else None,
+                states=MATCH_STATES if state == "all" else (state,),
+                after_id=after,
+                limit=MATCH_PAGE + 1,
+            )
+            counts = await tx.matches.counts(connection)
+        proposals = found[:MATCH_PAGE]
+        filters = {"connection": connection, "entity": entity_text, "state": state}
+        more = (
+            "/matches?" + urlencode({**filters, "after": proposals[-1].id})
+            if len(found) > MATCH_PAGE
+            else None
+        )
+        by_state = {
+            s: sum(
+                n
+                for (e, st), n in counts.items()
+                if st == s and (entity is None or e == entity.value)
+            )
+            for s in MATCH_STATES
+        }
+        return self.render(
+            "matches_list.html",
+            request,
+            user=user,
+            proposals=proposals,
+            filters=filters,
+            connections=connections,
+            entities=[e.label for e in Entity],
+            states=[*MATCH_STATES, "all"],
+            by_state=by_state,
+            first_page="/matches?" + urlencode(filters) if after else None,
+            next_page=more,
+            here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            label=_entity_label,
+        )
+
+    async def _get_proposal(self, proposal_id: int) -> MatchProposal | None:
+        async with self.store.transaction() as tx:
+            return await tx.matches.get(proposal_id)
+
+    async def _proposal_page(
+        self,
+        request: Request,
+        user: SessionUser,
+        proposal: MatchProposal,
+        *,
+        status: int = 200,
+        notice: str | None = None,
+        error: str | None = None,
+    ) -> Response:
+        async with self.store.transaction() as tx:
+            trail = await tx.audit.history(proposal.connection, "match", proposal.source_id)
+        return self.render(
+            "match_detail.html",
+            request,
+            status,
+            user=user,
+            p=proposal,
+            history=[r for r in trail if r.source_system == proposal.source_system],
+            label=_entity_label,
+            notice=notice,
+            error=error,
+        )
+
+    async def match_detail(self, request: Request, user: SessionUser) -> Response:
+        proposal = await self._get_proposal(_row_id(request, "proposal_id"))
+        if proposal is None:
+            return self.render("error.html", request, 404, user=user, message="No such proposal.")
+        notice = {
+            "accepted": "Accepted and linked.",
+            "rejected": "Rejected.",
+            "unchanged": "Nothing to change: the proposal already was so.",
+        }.get(request.query_params.get("done", ""))
+        return await self._proposal_page(request, user, proposal, notice=notice)
+
+    async def match_accept(self, request: Request, user: SessionUser) -> Response:
+        return await self._match_decide(request, user, ACCEPTED)
+
+    async def match_reject(self, request: Request, user: SessionUser) -> Response:
+        return await self._match_decide(request, user, REJECTED)
+
+    async def _match_decide(self, request: Request, user: SessionUser, state: str) -> Response:
+        """Record a person's decision the way ``match apply`` records a row of the review file
+        (``matching.run.decide_one``), and link an accepted proposal the way it links one."""
+        from ml_connector.matching.run import DecisionRefused, decide_one  # loaded when used
+
+        proposal_id = _row_id(request, "proposal_id")
+        form = await request.form()
+        target = str(form.get("target_id", "")).strip()[:200] or None
+        back = _safe_next(str(form.get("next", "")))
+        proposal = await self._get_proposal(proposal_id)
+        if proposal is None:
+            return self.render("error.html", request, 404, user=user, message="No such proposal.")
+        guid = self.app_ctx.config.settings.application_guid
+        if proposal.connection not in self.app_ctx.config.settings.connections or not guid:
+            why = (
+                f"connection {proposal.connection!r} is not in the config"
+                if guid
+                else "application_guid is not set in the config (ml-connector init writes one)"
+            )
+            return await self._proposal_page(request, user, proposal, status=409, error=why)
+        opener = self.clients
+        if opener is None:
+            from ml_connector.runtime.clients import open_clients  # opens HTTP clients: when used
+
+            opener = open_clients
+        try:
+            clients = await opener(self.app_ctx, self.store, proposal.connection)
+            try:
+                ctx = clients.flow_context(
+                    store=self.store, clock=self.clock, application_guid=guid
+                )
+                decided, result = await decide_one(
+                    ctx,
+                    proposal_id,
+                    state,
+                    target_id=target if state == ACCEPTED else None,
+                    by=self._who(user),
+                    note="dashboard review page",
+                )
+            finally:
+                await clients.aclose()
+        except LookupError:
+            return self.render("error.html", request, 404, user=user, message="No such proposal.")
+        except DecisionRefused as exc:
+            return await self._proposal_page(request, user, proposal, status=409, error=str(exc))
+        except ConnectorError as exc:
+            fresh = await self._get_proposal(proposal_id) or proposal
+            return await self._proposal_page(
+                request,
+                user,
+                fresh,
+                status=502,
+                error=f"{exc} (a decision already recorded stands; accept again to link it)",
+            )
+        if result.apply_errors:
+            return await self._proposal_page(
+                request,
+                user,
+                decided,
+                status=409,
+                error="Accepted, but not linked: " + "; ".join(result.apply_errors),
+            )
+        done = "unchanged" if result.unchanged else state
+        log.info("dashboard: %s %s match proposal %s", user.name, done, proposal_id)
+        if back.startswith("/matches?") or back == "/matches":
+            return RedirectResponse(back, status_code=303)
+        return RedirectResponse(f"/matches/{proposal_id}?done={done}", status_code=303)
+
 
 def _row_id(request: Request, name: str) -> int:
     """A row id from the path; one no table can hold (beyond 64 bits) names no row (0)."""
@@ -607,6 +800,13 @@ def _enum(kind: Any, value: str) -> Any:
         return kind(value)
     except ValueError:
         raise ValueError(f"{value!r} is not one of {', '.join(m.value for m in kind)}") from None
+
+
+def _entity_label(entity: str) -> str:
+    try:
+        return Entity(entity).label
+    except ValueError:
+        return entity
 
 
 def _safe_next(value: str) -> str:
