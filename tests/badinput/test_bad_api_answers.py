@@ -16,7 +16,9 @@ import pytest
 from flow_kit import Harness
 
 from ml_connector.errors import ConnectorError
+from ml_connector.flows.inbox_worker import InboxWorker
 from ml_connector.flows.invoices import FLOW, InvoiceFlow
+from ml_connector.flows.parking import DELAY_SECONDS
 from ml_connector.store.states import AuditAction
 
 HTML = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
@@ -106,8 +108,11 @@ async def test_html_and_invalid_json_answers_name_the_system_and_lose_nothing(
         assert cursor.token is None, "the feed's cursor did not move"
     assert not h.sandbox.fusion.invoices or method == "GET"
 
-    h.later()
+    # the next pass: the feed from its token, then the inbox, where records that failed were
+    # parked (decision 0012), as the runner does
+    h.later(DELAY_SECONDS)
     await InvoiceFlow(h.ctx()).run()
+    await InboxWorker(ctx=h.ctx()).drain()
     refs = Counter(str(i.CrossReference) for i in h.sandbox.fusion.invoices.values())
     assert set(refs) == {str(i) for i in h.dataset.expected.invoices.eligible}
     assert set(refs.values()) == {1}, "no invoice was posted twice"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -126,6 +126,40 @@ async def advance_cursor(tx: Tx, ctx: FlowContext, flow: str, at: datetime, iden
     return True
 
 
+async def sync_each(
+    ctx: FlowContext,
+    items: Sequence[R],
+    sync: Callable[[R], Awaitable[bool]],
+    key: Callable[[R], Hashable],
+) -> list[bool]:
+    """Sync ``items`` ``ctx.concurrency`` at a time and return each one's result, in order.
+
+    Items with the same ``key`` (one record delivered twice in a batch) run one after the other,
+    never side by side: two concurrent attempts at one record could both find no link and no
+    pending intent, and both create. A TaskGroup: if one record crashes the run, its siblings are
+    cancelled (their pending write intents make the next run look them up before writing), and the
+    run ends with the record's own error.
+    """
+    limit = asyncio.Semaphore(max(1, ctx.concurrency))
+    results: list[bool] = [False] * len(items)
+    groups: dict[Hashable, list[int]] = {}
+    for index, item in enumerate(items):
+        groups.setdefault(key(item), []).append(index)
+
+    async def one_key(indexes: list[int]) -> None:
+        for index in indexes:
+            async with limit:
+                results[index] = await sync(items[index])
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for indexes in groups.values():
+                group.create_task(one_key(indexes))
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return results
+
+
 async def run_pages(
     ctx: FlowContext,
     flow: str,
@@ -134,29 +168,17 @@ async def run_pages(
     key: Callable[[R], tuple[datetime, int]],
     prepare: Callable[[list[R]], Awaitable[None]] | None = None,
 ) -> None:
-    """Sync every record of every page (``ctx.concurrency`` at a time); after each page, move the
-    cursor to its last record — unless a record failed transiently, which holds the cursor before
-    it for the rest of the run. ``prepare`` runs once per page first (batched lookups)."""
+    """Sync every record of every page (:func:`sync_each`); after each page, move the cursor to
+    its last record — unless a record failed transiently, which holds the cursor before it for the
+    rest of the run. ``prepare`` runs once per page first (batched lookups)."""
     blocked = False
-    limit = asyncio.Semaphore(max(1, ctx.concurrency))
-
-    async def one(item: R) -> bool:
-        async with limit:
-            return await sync(item)
-
     async for page in pages:
         if prepare is not None:
             await prepare(page)
-        # a TaskGroup: if one record crashes the run, its siblings are cancelled (their pending
-        # write intents make the next run look them up before writing)
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(one(item)) for item in page]
-        except BaseExceptionGroup as failed:
-            raise failed.exceptions[0] from None  # the run ends with the record's own error
+        results = await sync_each(ctx, page, sync, key=lambda item: key(item)[1])
         last: R | None = None
-        for item, task in zip(page, tasks, strict=True):
-            blocked = blocked or not task.result()
+        for item, passed in zip(page, results, strict=True):
+            blocked = blocked or not passed
             if not blocked:
                 last = item
         if last is not None:

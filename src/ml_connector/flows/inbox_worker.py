@@ -14,6 +14,9 @@ Per claimed item (leases from the injected clock, so a crashed worker's items co
 - otherwise ``complete`` — only after the record's writes are durable (``sync`` returns after its
   success transaction).
 
+Items are processed ``ctx.concurrency`` at a time, the items of one record one after the other.
+Besides webhook events the inbox holds records parked by the polling runs (:mod:`.parking`).
+
 After invoices post, payments waiting for them are retried at once ("applied after the invoice
 posts"), and posted invoices are marked exported.
 """
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from ml_connector.errors import RetriableError
 from ml_connector.store.records import InboxItem
 
-from .base import FlowContext
+from .base import FlowContext, sync_each
 from .invoices import InvoiceFlow
 from .payments import PaymentFlow
 from .summary import RunSummary
@@ -91,15 +94,21 @@ class InboxWorker:
                 connection=ctx.connection,
             )
         total.claimed += len(items)
-        posted_invoice = False
-        for item in items:
-            before = total.invoices.created + total.invoices.adopted if total.invoices else 0
+
+        def posted() -> int:
+            return total.invoices.created + total.invoices.adopted if total.invoices else 0
+
+        before = posted()
+
+        async def one(item: InboxItem) -> bool:
             await self._one(item, total, invoices, payments)
-            if total.invoices and total.invoices.created + total.invoices.adopted > before:
-                posted_invoice = True
+            return True
+
+        # side by side, ``ctx.concurrency`` at a time; events of one record one after the other
+        await sync_each(ctx, items, one, key=lambda i: (i.entity_type, (i.entity_id or "").strip()))
         if items:
             await invoices.mark_pending()
-            if posted_invoice and total.payments is not None:
+            if posted() > before and total.payments is not None:
                 await payments.retry_waiting(total.payments)
             await payments.mark_pending()
         return len(items)

@@ -13,9 +13,9 @@ Read ``export/invoices`` from the stored ``continueFrom`` token; per invoice:
 - ``invoices/markasexported`` with ``externalId`` = ``CustomerTransactionId``, per page; an item
   that fails stays pending and is retried at the end of every run — never a second POST.
 
-The token is stored after each page, only once its records are durable and unless a record of
-this run failed transiently (then the next run reads from the last good page again, and what was
-written is skipped by its hash).
+A page's invoices are synced ``ctx.concurrency`` at a time. The token is stored after each page,
+once its records are durable; an invoice that failed transiently is parked in the inbox in the
+same transaction (:mod:`.parking`), so it is retried by id and never holds the feed back.
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ from ml_connector.store.states import AuditAction
 from ml_connector.systems.servicetitan import models as st
 from ml_connector.systems.servicetitan.payloads import MarkExported
 
-from .base import Attempt, FlowContext, attempt, receivable_attempt, succeed
+from .base import Attempt, FlowContext, attempt, receivable_attempt, succeed, sync_each
 from .customers import CustomerResolver, ResolvedCustomer, remember
 from .exactly_once import create_once, finish
 from .ineligible import invoice_before_skip
+from .parking import park
 from .receivables_validation import ReceivablesValidator
 from .summary import Outcome, RunSummary
 
@@ -92,15 +93,16 @@ class InvoiceFlow:
         else:
             async with ctx.store.transaction() as tx:
                 start = (await tx.cursors.get(ctx.connection, FLOW)).token
-        blocked = False
         async with ctx.servicetitan.invoice_feed(start) as feed:
             async for batch in feed:
-                for invoice in batch.items:
-                    passed = await self.sync(invoice, summary)
-                    blocked = blocked or not passed
+                passed = await sync_each(
+                    ctx, batch.items, lambda i: self.sync(i, summary), key=lambda i: i.id
+                )
                 await self.mark_pending()
-                if not blocked and not ctx.dry_run:
+                if not ctx.dry_run:
+                    failed = [i.id for i, ok in zip(batch.items, passed, strict=True) if not ok]
                     async with ctx.store.transaction() as tx:
+                        await park(tx, ctx, ENTITY, failed)
                         await tx.cursors.advance(ctx.connection, FLOW, token=batch.continue_from)
         summary.ended_at = ctx.clock.now()
         return summary

@@ -14,6 +14,9 @@ Read ``export/payments`` from the stored ``continueFrom`` token; per payment:
 - ``ActionUnavailable`` (a pod before 26C) or ``apply_method = "attention"``: the receipt stays
   unapplied and the payment goes to attention "apply in Fusion" — never silently on account.
 - finally ``payments/status`` = Exported (retried until ServiceTitan accepted it).
+
+A page's payments are synced ``ctx.concurrency`` at a time; one that failed transiently is parked
+in the inbox (:mod:`.parking`) in the transaction that stores the page's token.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from ml_connector.systems.servicetitan import models as st
 
 from . import invoices
 from .applications import APPLICATION, WAITING, Applier
-from .base import Attempt, FlowContext, attempt, receivable_attempt, succeed
+from .base import Attempt, FlowContext, attempt, receivable_attempt, succeed, sync_each
 from .customers import CustomerResolver, remember
 from .exactly_once import create_once, finish
 from .ineligible import settle_before_skip
+from .parking import park
 from .receivables_validation import ReceivablesValidator
 from .summary import Outcome, RunSummary
 
@@ -82,16 +86,18 @@ class PaymentFlow:
         else:
             async with ctx.store.transaction() as tx:
                 start = (await tx.cursors.get(ctx.connection, FLOW)).token
-        blocked = False
         seen: set[int] = set()
         async with ctx.servicetitan.payment_feed(start) as feed:
             async for batch in feed:
-                for payment in batch.items:
-                    seen.add(payment.id)
-                    blocked = not await self.sync(payment, summary) or blocked
+                seen.update(p.id for p in batch.items)
+                passed = await sync_each(
+                    ctx, batch.items, lambda p: self.sync(p, summary), key=lambda p: p.id
+                )
                 await self.mark_pending()
-                if not blocked and not ctx.dry_run:
+                if not ctx.dry_run:
+                    failed = [p.id for p, ok in zip(batch.items, passed, strict=True) if not ok]
                     async with ctx.store.transaction() as tx:
+                        await park(tx, ctx, ENTITY, failed)
                         await tx.cursors.advance(ctx.connection, FLOW, token=batch.continue_from)
         await self.retry_waiting(summary, skip=seen)
         summary.ended_at = ctx.clock.now()

@@ -1,0 +1,54 @@
+"""Parked retries: a record of the ServiceTitan export feeds that failed transiently is handed to
+the inbox, so the feed's cursor can move past it (decision 0012).
+
+The export feeds (F4 invoices, F5 payments) have one ``continueFrom`` token and no way to read
+"from this record on": held at a failed record, a run rereads everything after it, and under a
+steady rate of transient errors (an outage's tail, 5xx bursts) nearly every page holds one, so
+each run reads the feed from the start and later records wait behind earlier ones. Instead, in
+the transaction that stores the page's token, each failed record becomes an inbox item of origin
+``retry`` (the same item a webhook event makes, so the inbox worker fetches the record by id and
+syncs it through the same code, with its backoff and attempt limit). Nothing is lost: the item is
+durable before the token passes the record, and a crash before that commit rereads the page.
+Nothing is duplicated: the item is a hint, the record is fetched again, and its link or pending
+write intent decides what is written, as for a duplicated webhook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ml_connector.store import Tx
+from ml_connector.store.records import NewInboxEvent
+
+from .base import FlowContext
+
+ORIGIN = "retry"
+#: seconds a parked record waits before the inbox worker tries it (its backoff doubles from there)
+DELAY_SECONDS = 10.0
+
+
+def parked(ctx: FlowContext, entity: str, source_ids: Iterable[int | str]) -> list[NewInboxEvent]:
+    """The inbox items of ``entity`` records that failed transiently in this run."""
+    return [
+        NewInboxEvent(
+            connection=ctx.connection,
+            origin=ORIGIN,
+            # one item per record and run: a record that fails again in a later run is parked
+            # again even when an earlier item of it is done
+            event_key=f"{ORIGIN}:{entity}:{source_id}:{ctx.run_id}",
+            event_type=f"{entity}.retry",
+            entity_type=entity,
+            entity_id=str(source_id),
+            payload={"run_id": ctx.run_id, "why": "failed transiently while reading the feed"},
+            delay_seconds=DELAY_SECONDS,
+        )
+        for source_id in source_ids
+    ]
+
+
+async def park(tx: Tx, ctx: FlowContext, entity: str, source_ids: Iterable[int | str]) -> int:
+    """Store the parked items in ``tx`` (the transaction that moves the cursor); how many."""
+    events = parked(ctx, entity, source_ids)
+    if events:
+        await tx.inbox.enqueue(events)
+    return len(events)
