@@ -2,17 +2,23 @@
 
 ``dispatch`` takes plain values and returns a :class:`Reply`, so the HTTP route and the batch endpoint share
 it. Paths follow reference §1: ``{resource}[/{id}[/child/{name}[/{id}…]]][/action/{name}]``.
+
+A page of a big top-level collection is answered from its page index (``index.py``): the rows in the
+range ``q`` allows, walked in page order when the order is the index's; the answer is the full scan's
+(reference §3.3, §3.4), which is still what every other collection, finder and order gets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ApiError, ErrorDetail, Reply
-from .params import order_rows, parse_expand, parse_fields, parse_finder
-from .query import compile_q
+from .index import STAMP, span_of
+from .params import OrderKeys, parse_expand, parse_fields, parse_finder, parse_order, sort_rows
+from .query import Predicate, Shape, compile_cond, compile_q
 from .render import RESOURCE_COLLECTION, RESOURCE_ITEM, change_indicator, render_item
 from .tree import Ctx, Node
 
@@ -95,24 +101,146 @@ def _finder_filter(node: Node, text: str) -> tuple[str, dict[str, str]]:
     return name, variables
 
 
+@dataclass(kw_only=True)
+class Selection:
+    """The rows of one collection page, and what the envelope says about the rest."""
+
+    page: list[Any]
+    total: int  # rows matching in all; exact when has_more is False or the count was asked for
+    has_more: bool
+
+
+def _slice(rows: list[Any], offset: int, limit: int) -> Selection:
+    page = rows[offset : offset + limit]
+    return Selection(page=page, total=len(rows), has_more=offset + len(page) < len(rows))
+
+
+def _scan(
+    rows: list[Any], pred: Predicate | None, order: OrderKeys | None, node: Node
+) -> list[Any]:
+    """The full scan: every row through the predicate, then one stable sort per orderBy key."""
+    if pred is not None:
+        rows = [r for r in rows if pred(r)]
+    if order:
+        sort_rows(rows, order, node.get)
+    return rows
+
+
+def _walk(
+    rows: Iterator[Any], pred: Predicate | None, offset: int, limit: int, *, count_all: bool
+) -> Selection:
+    """Rows already in page order: the matches ``offset``..``offset+limit``, then one more for
+    ``hasMore`` (or all of them when the total is asked for)."""
+    page: list[Any] = []
+    matched, stop = 0, offset + limit
+    for row in rows:
+        if pred is None or pred(row):
+            if offset <= matched < stop:
+                page.append(row)
+            matched += 1
+            if matched > stop and not count_all:
+                break
+    return Selection(page=page, total=matched, has_more=matched > offset + len(page))
+
+
+_LIKE_STAMP = datetime(2000, 1, 1, tzinfo=UTC)  # a value of LastUpdateDate's type, for span_of
+
+
+def _indexed(
+    ctx: Ctx,
+    node: Node,
+    table: Mapping[Any, Any],
+    pred: Predicate | None,
+    shape: Shape | None,
+    order: OrderKeys | None,
+    *,
+    offset: int,
+    limit: int,
+    count_all: bool,
+) -> Selection:
+    """The full scan's answer, from the page index: only rows in the range ``q`` allows are read."""
+    index = ctx.state.page_index(node.name, node.key, table)
+    if not index.usable:
+        return _slice(_scan(list(node.rows(ctx, None)), pred, order, node), offset, limit)
+    stamps = index.stamp_range(None if shape is None else span_of(shape, STAMP, _LIKE_STAMP))
+    ids = index.id_range(None if shape is None else span_of(shape, node.key, 0))
+    order = order or []
+    # (LastUpdateDate, id) order: by the stamp, ties by id (explicit, or the natural order)
+    if order[:1] == [(STAMP, False)] and (
+        order[1:2] == [(node.key, False)] or (len(order) == 1 and index.natural_is_id)
+    ):
+        if pred is None:
+            return _positions(index.stamp_rows, table, stamps, offset, limit)
+        return _walk(index.stamp_rows(table, *stamps), pred, offset, limit, count_all=count_all)
+    by_id = order[:1] == [(node.key, False)] or (not order and index.natural_is_id)
+    if by_id and (stamps[1] - stamps[0]) * 4 >= ids[1] - ids[0]:
+        if pred is None:
+            return _positions(index.id_rows, table, ids, offset, limit)
+        return _walk(index.id_rows(table, *ids), pred, offset, limit, count_all=count_all)
+    if not by_id and not index.natural_is_id:
+        return _slice(_scan(list(node.rows(ctx, None)), pred, order, node), offset, limit)
+    # the narrower range, in natural (= id) order, through the full scan's filter and sort
+    if stamps[1] - stamps[0] < ids[1] - ids[0]:
+        keys = sorted(k for _, k in index.by_stamp[stamps[0] : stamps[1]])
+        candidates = [table[k] for k in keys]
+    else:
+        candidates = list(index.id_rows(table, *ids))
+    return _slice(_scan(candidates, pred, order, node), offset, limit)
+
+
+def _positions(
+    rows: Callable[[Mapping[Any, Any], int, int], Iterator[Any]],
+    table: Mapping[Any, Any],
+    span: tuple[int, int],
+    offset: int,
+    limit: int,
+) -> Selection:
+    """No ``q``: the page is positions ``offset``.. of the range, no predicate to run."""
+    start, end = span
+    first = min(end, start + offset)
+    page = list(rows(table, first, min(end, first + limit)))
+    total = end - start
+    return Selection(page=page, total=total, has_more=offset + len(page) < total)
+
+
 def get_collection(ctx: Ctx, target: Target, params: Mapping[str, str]) -> Reply:
     node = target.node
-    rows = list(node.rows(ctx, target.parent_row))
-    if node.before_read is not None:
-        node.before_read(ctx, rows)
-    if finder := params.get("finder"):
-        _, variables = _finder_filter(node, finder)
-        clause = ";".join(f"{k}='{v}'" for k, v in variables.items())
-        pred = compile_q(clause, framework=1, get=node.get, known=node.known)
-        rows = [r for r in rows if pred(r)]
+    table: Mapping[Any, Any] | None = None
+    indexed = node.table is not None and node.before_read is None and not params.get("finder")
+    if indexed and node.table is not None and target.parent_row is None:
+        table = node.table(ctx)
+    rows: list[Any] = []
+    if table is None:
+        rows = list(node.rows(ctx, target.parent_row))
+        if node.before_read is not None:
+            node.before_read(ctx, rows)
+        if finder := params.get("finder"):
+            _, variables = _finder_filter(node, finder)
+            clause = ";".join(f"{k}='{v}'" for k, v in variables.items())
+            by_finder = compile_q(clause, framework=1, get=node.get, known=node.known)
+            rows = [r for r in rows if by_finder(r)]
+    pred: Predicate | None = None
+    shape: Shape | None = None
     if q := params.get("q"):
-        pred = compile_q(q, framework=ctx.framework, get=node.get, known=node.known)
-        rows = [r for r in rows if pred(r)]
-    if order_by := params.get("orderBy"):
-        order_rows(rows, order_by, node.get, node.known)
+        pred, shape = compile_cond(q, framework=ctx.framework, get=node.get, known=node.known)
+    order = parse_order(order_by, node.known) if (order_by := params.get("orderBy")) else None
     limit = min(_int_param(params, "limit", ctx.config.default_limit), ctx.config.max_limit)
     offset = _int_param(params, "offset", 0)
-    page = rows[offset : offset + limit]
+    if table is None:
+        found = _slice(_scan(rows, pred, order, node), offset, limit)
+    else:
+        found = _indexed(
+            ctx,
+            node,
+            table,
+            pred,
+            shape,
+            order,
+            offset=offset,
+            limit=limit,
+            count_all=_flag(params, "totalResults"),
+        )
+    page = found.page
     fields = parse_fields(params.get("fields"))
     expand = parse_expand(params.get("expand"))
     only_data = _flag(params, "onlyData")
@@ -132,12 +260,12 @@ def get_collection(ctx: Ctx, target: Target, params: Mapping[str, str]) -> Reply
     body: dict[str, Any] = {
         "items": items,
         "count": len(items),
-        "hasMore": offset + len(items) < len(rows),
+        "hasMore": found.has_more,
         "limit": limit,
         "offset": offset,
     }
     if _flag(params, "totalResults"):
-        body["totalResults"] = len(rows)
+        body["totalResults"] = found.total
     body["links"] = [{"rel": "self", "href": target.href, "name": node.name, "kind": "collection"}]
     return Reply(status=200, body=body, content_type=RESOURCE_COLLECTION)
 

@@ -9,15 +9,26 @@ from typing import Any
 from .errors import ApiError
 from .query import MISSING, Getter, split_outside_quotes, unquote
 
+OrderKeys = list[tuple[str, bool]]  # (attribute, descending)
+
 
 def order_rows(rows: list[Any], order_by: str, get: Getter, known: Callable[[str], bool]) -> None:
     """Sort in place by ``Attr:asc,Other:desc`` (one stable sort per key, last key first)."""
-    keys: list[tuple[str, bool]] = []
+    sort_rows(rows, parse_order(order_by, known), get)
+
+
+def parse_order(order_by: str, known: Callable[[str], bool]) -> OrderKeys:
+    """``Attr:asc,Other:desc`` as (name, descending) pairs; 400 for an unknown attribute."""
+    keys: OrderKeys = []
     for part in order_by.split(","):
         name, _, direction = part.strip().partition(":")
         if not known(name):
             raise ApiError.bad(f"Attribute {name} in orderBy is not valid.", code="JBO-25064")
         keys.append((name, direction.strip().lower() == "desc"))
+    return keys
+
+
+def sort_rows(rows: list[Any], keys: OrderKeys, get: Getter) -> None:
     for name, desc in reversed(keys):
 
         def key(row: Any, attr: str = name) -> tuple[int, Any]:

@@ -12,6 +12,10 @@
 Literals are converted to the attribute's type (dates, timestamps with offsets, numbers, Y/N and
 booleans), once per type per request; a literal that does not convert matches nothing, as a type
 mismatch does on a pod.
+
+Next to the predicate, parsing gives the query's :data:`Shape`: its plain comparisons joined by
+``and``/``or``, everything else opaque. ``index.py`` reads from it the range of ``LastUpdateDate`` or
+of the id that every matching row must fall in, to narrow the rows the predicate runs over.
 """
 
 from __future__ import annotations
@@ -32,6 +36,44 @@ MISSING: Any = object()
 
 class QueryError(Exception):
     """``q`` cannot be parsed in the current grammar."""
+
+
+# --- shapes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cmp:
+    """``attr op literal`` with a plain attribute (no ``upper``): true only where the value compares so."""
+
+    attr: str
+    op: str
+    literal: str
+
+
+@dataclass(frozen=True)
+class AllOf:
+    parts: tuple[Shape, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple[Shape, ...]
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """Anything else (``not``, ``like``, ``is null``, ``upper``): says nothing about ranges."""
+
+
+@dataclass(frozen=True)
+class Nothing:
+    """Matches no row (a ``;`` clause that does not parse, below framework 2)."""
+
+
+Shape = Cmp | AllOf | AnyOf | Opaque | Nothing
+OPAQUE = Opaque()
+NOTHING = Nothing()
+Cond = tuple[Predicate, Shape]
 
 
 # --- literals --------------------------------------------------------------------------------
@@ -153,11 +195,10 @@ def _never(row: Any) -> bool:
     return False
 
 
-def parse_semicolon(
-    q: str, get: Getter, known: Callable[[str], bool], *, strict: bool
-) -> Predicate:
+def parse_semicolon(q: str, get: Getter, known: Callable[[str], bool], *, strict: bool) -> Cond:
     """Query-by-example: every clause must hold. Unparseable clauses match nothing (or raise if strict)."""
     preds: list[Predicate] = []
+    shapes: list[Shape] = []
     for clause in split_outside_quotes(q, ";"):
         if not clause.strip():
             continue
@@ -165,14 +206,15 @@ def parse_semicolon(
         if m is None:
             if strict:
                 raise QueryError(f"cannot parse {clause!r}")
-            return _never
+            return _never, NOTHING
         name, op, value = m.groups()
         if not known(name):
             if strict:
                 raise ApiError.bad(f"Attribute {name} is not queryable.", code="JBO-25064")
-            return _never
+            return _never, NOTHING
         preds.append(_compare(get, Attr(name=name), op, unquote(value)))
-    return lambda row: all(p(row) for p in preds)
+        shapes.append(Cmp(attr=name, op=op, literal=unquote(value)))
+    return (lambda row: all(p(row) for p in preds)), AllOf(tuple(shapes))
 
 
 # --- the expression form -----------------------------------------------------------------------
@@ -228,27 +270,33 @@ class _Parser:
         if self.take() != (kind, text):
             raise QueryError(f"expected {text!r}")
 
-    def expr(self) -> Predicate:
-        preds = [self.term()]
+    def expr(self) -> Cond:
+        conds = [self.term()]
         while self.keyword("or"):
-            preds.append(self.term())
-        return preds[0] if len(preds) == 1 else (lambda row: any(p(row) for p in preds))
+            conds.append(self.term())
+        if len(conds) == 1:
+            return conds[0]
+        preds = [p for p, _ in conds]
+        return (lambda row: any(p(row) for p in preds)), AnyOf(tuple(s for _, s in conds))
 
-    def term(self) -> Predicate:
-        preds = [self.factor()]
+    def term(self) -> Cond:
+        conds = [self.factor()]
         while self.keyword("and"):
-            preds.append(self.factor())
-        return preds[0] if len(preds) == 1 else (lambda row: all(p(row) for p in preds))
+            conds.append(self.factor())
+        if len(conds) == 1:
+            return conds[0]
+        preds = [p for p, _ in conds]
+        return (lambda row: all(p(row) for p in preds)), AllOf(tuple(s for _, s in conds))
 
-    def factor(self) -> Predicate:
+    def factor(self) -> Cond:
         if self.peek() == ("punct", "("):
             self.take()
             inner = self.expr()
             self.expect("punct", ")")
             return inner
         if self.keyword("not"):
-            inner = self.factor()
-            return lambda row: not inner(row)
+            negated, _ = self.factor()
+            return (lambda row: not negated(row)), OPAQUE
         return self.comparison()
 
     def attr(self) -> Attr:
@@ -270,17 +318,21 @@ class _Parser:
             raise QueryError("expected a value")
         return text
 
-    def comparison(self) -> Predicate:
+    def cmp(self, attr: Attr, op: str, literal: str) -> Shape:
+        return OPAQUE if attr.upper else Cmp(attr=attr.name, op=op, literal=literal)
+
+    def comparison(self) -> Cond:
         attr = self.attr()
         tok = self.peek()
         if tok is not None and tok[0] == "op":
             self.take()
-            return _compare(self.get, attr, tok[1], self.value())
+            literal = self.value()
+            return _compare(self.get, attr, tok[1], literal), self.cmp(attr, tok[1], literal)
         negate = self.keyword("not")
         if self.keyword("is"):
             want_null = not self.keyword("not")
             self.expect("word", "null") if self.peek() == ("word", "null") else self.keyword("null")
-            return lambda row: (self.get(row, attr.name) in (None, MISSING)) == want_null
+            return (lambda row: (self.get(row, attr.name) in (None, MISSING)) == want_null), OPAQUE
         if self.keyword("in"):
             self.expect("punct", "(")
             values = [self.value()]
@@ -289,7 +341,10 @@ class _Parser:
                 values.append(self.value())
             self.expect("punct", ")")
             preds = [_compare(self.get, attr, "=", v) for v in values]
-            return lambda row: any(p(row) for p in preds) != negate
+            shape: Shape = (
+                OPAQUE if negate else AnyOf(tuple(self.cmp(attr, "=", v) for v in values))
+            )
+            return (lambda row: any(p(row) for p in preds) != negate), shape
         if self.keyword("like"):
             regex = re.compile(
                 "^" + ".*".join(re.escape(p) for p in self.value().split("%")) + "$",
@@ -300,27 +355,35 @@ class _Parser:
                 value = self.get(row, attr.name)
                 return (isinstance(value, str) and bool(regex.match(value))) != negate
 
-            return like
+            return like, OPAQUE
         if self.keyword("between"):
             low = self.value()
             if not self.keyword("and"):
                 raise QueryError("between needs and")
             high = self.value()
             lo, hi = _compare(self.get, attr, ">=", low), _compare(self.get, attr, "<=", high)
-            return lambda row: (lo(row) and hi(row)) != negate
+            between: Shape = (
+                OPAQUE if negate else AllOf((self.cmp(attr, ">=", low), self.cmp(attr, "<=", high)))
+            )
+            return (lambda row: (lo(row) and hi(row)) != negate), between
         raise QueryError(f"expected an operator after {attr.name}")
 
 
 def compile_q(q: str, *, framework: int, get: Getter, known: Callable[[str], bool]) -> Predicate:
     """The row predicate for ``q`` under ``framework``; raises ApiError(400) for bad expressions."""
+    return compile_cond(q, framework=framework, get=get, known=known)[0]
+
+
+def compile_cond(q: str, *, framework: int, get: Getter, known: Callable[[str], bool]) -> Cond:
+    """The row predicate for ``q`` and its shape; the same errors as :func:`compile_q`."""
     if framework < 2:
         return parse_semicolon(q, get, known, strict=False)
     try:
         parser = _Parser(toks=_tokens(q), get=get, known=known)
-        pred = parser.expr()
+        cond = parser.expr()
         if parser.peek() is not None:
             raise QueryError("trailing text")
-        return pred
+        return cond
     except QueryError as exc:
         if ";" in q:
             return parse_semicolon(q, get, known, strict=True)

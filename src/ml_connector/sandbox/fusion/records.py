@@ -8,6 +8,9 @@ VERIFIED where the reference says so and INFERRED otherwise (see reference §4.1
 
 from __future__ import annotations
 
+import itertools
+import threading
+from collections import deque
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -45,12 +48,66 @@ def _attr_names(cls: type[Record]) -> tuple[str, ...]:
 
 @dataclass(kw_only=True, slots=True)
 class Stamped(Record):
-    """Who-columns; ``LastUpdateDate`` moves on every change (FusionState.touch)."""
+    """Who-columns; ``LastUpdateDate`` moves on every change (FusionState.touch).
+
+    Every assignment to ``LastUpdateDate`` (by ``touch``, a test, a copy) is noted in :data:`STAMPS`,
+    so the page indexes (``index.py``) can follow rows that move without a full re-sort.
+    """
 
     CreationDate: datetime
     CreatedBy: str = "INTEGRATION.USER"
     LastUpdateDate: datetime
     LastUpdatedBy: str = "INTEGRATION.USER"
+
+
+class StampLog:
+    """The records whose ``LastUpdateDate`` was last assigned, newest last, and how many ever were.
+
+    Shared by every state in the process; a reader that fell more than ``keep`` notes behind is told
+    so (``None``) and starts over from the data.
+    """
+
+    def __init__(self, keep: int = 1 << 16) -> None:
+        self._lock = threading.Lock()
+        self._recent: deque[Stamped] = deque(maxlen=keep)
+        self.count = 0
+
+    def note(self, record: Stamped) -> None:
+        with self._lock:
+            self._recent.append(record)
+            self.count += 1
+
+    def since(self, count: int) -> tuple[int, list[Stamped] | None]:
+        """The count now and the records noted after ``count`` (None if some were dropped)."""
+        with self._lock:
+            missed = self.count - count
+            if missed > len(self._recent):
+                return self.count, None
+            return self.count, list(itertools.islice(reversed(self._recent), missed))
+
+
+STAMPS = StampLog()
+
+
+class _NotedSlot:
+    """Stands in for the ``LastUpdateDate`` slot of :class:`Stamped`: reads pass through, writes are
+    noted in :data:`STAMPS`."""
+
+    def __init__(self, slot: Any) -> None:
+        self._slot = slot
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        return self if obj is None else self._slot.__get__(obj, owner)
+
+    def __set__(self, obj: Stamped, value: Any) -> None:
+        self._slot.__set__(obj, value)
+        STAMPS.note(obj)
+
+    def __delete__(self, obj: Any) -> None:
+        self._slot.__delete__(obj)
+
+
+setattr(Stamped, "LastUpdateDate", _NotedSlot(Stamped.__dict__["LastUpdateDate"]))  # noqa: B010
 
 
 # --- setup -------------------------------------------------------------------------------------

@@ -101,6 +101,7 @@ def _procurement() -> list[Node]:
         Supplier,
         lambda ctx, p: list(ctx.state.suppliers.values()),
         lookup=_by_int(lambda ctx: ctx.state.suppliers),
+        table=lambda ctx: ctx.state.suppliers,
         create=procurement.create_supplier,
         update=procurement.update_supplier,
         children=(
@@ -116,6 +117,7 @@ def _procurement() -> list[Node]:
         PurchaseOrder,
         lambda ctx, p: list(ctx.state.purchase_orders.values()),
         lookup=_by_int(lambda ctx: ctx.state.purchase_orders),
+        table=lambda ctx: ctx.state.purchase_orders,
         children=(
             node("lines", "POLineId", POLine, lambda ctx, p: p.lines, children=(schedules,)),
         ),
@@ -153,6 +155,7 @@ def _receivables() -> list[Node]:
         ReceivablesInvoice,
         lambda ctx, p: list(ctx.state.invoices.values()),
         lookup=_by_int(lambda ctx: ctx.state.invoices),
+        table=lambda ctx: ctx.state.invoices,
         create=receivables.create_invoice,
         update=receivables.update_invoice,
         children=(
@@ -186,6 +189,7 @@ def _receivables() -> list[Node]:
         StandardReceipt,
         lambda ctx, p: list(ctx.state.receipts.values()),
         lookup=_by_int(lambda ctx: ctx.state.receipts),
+        table=lambda ctx: ctx.state.receipts,
         create=receipts.create_receipt,
         actions=receipts.receipt_actions,
     )

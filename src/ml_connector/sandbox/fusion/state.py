@@ -6,7 +6,8 @@ generator and the tests use; every change goes through :meth:`FusionState.touch`
 ``LastUpdateDate`` (millisecond precision, strictly forward per record) from the injected clock.
 
 Counters and tokens live in :class:`Meta`, outside the data, so a batch rollback (``snapshot``/``restore``)
-never undoes them.
+never undoes them. The page indexes of the big collections (``index.py``) live here too, outside the
+data: they follow the tables lazily and rebuild when a rollback replaces one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from ml_connector.clock import Clock, SystemClock
 
+from .index import PageIndex
 from .records import (
     AccountCombination,
     BusinessUnit,
@@ -98,6 +100,15 @@ class FusionState:
         self.invoices: dict[int, ReceivablesInvoice] = {}
         self.receipts: dict[int, StandardReceipt] = {}
         self.applications: dict[int, ReceiptApplication] = {}
+        self.indexes: dict[str, PageIndex] = {}  # resource name -> its page index
+
+    def page_index(self, resource: str, key: str, table: Mapping[Any, Any]) -> PageIndex:
+        """The page index of ``resource`` (rows keyed by ``key``), in step with ``table``."""
+        index = self.indexes.get(resource)
+        if index is None:
+            index = self.indexes[resource] = PageIndex(key)
+        index.sync(table)
+        return index
 
     # --- time, ids, tokens ---------------------------------------------------------------------
 

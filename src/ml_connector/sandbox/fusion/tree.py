@@ -57,6 +57,9 @@ class Node:
     lookup: Callable[[Ctx, str], Any] | None = (
         None  # fast item lookup for big top-level collections
     )
+    # the table behind a big top-level collection of Stamped rows (id -> row, natural order), for the
+    # page index (index.py); None: pages are a full scan
+    table: Callable[[Ctx], Mapping[Any, Any]] | None = None
     finders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> variables
     create: Create | None = None
     update: Update | None = None
