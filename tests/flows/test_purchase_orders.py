@@ -297,3 +297,33 @@ async def test_bad_credentials_end_the_run_instead_of_filling_the_attention_queu
         await PurchaseOrderFlow(ctx).run()
     async with h.store.transaction() as tx:
         assert await tx.attention.list(connection="default") == []
+
+
+async def test_an_item_linked_by_match_uses_its_sku_whatever_the_code_says(h: Harness) -> None:
+    """Issue 11: a SKU whose code does not follow the Fusion item number is found through the
+    ``item`` link that ``ml-connector match items`` wrote; the POs that had no SKU for the item
+    are created with the linked one."""
+    item = h.dataset.unmapped_item
+    sku_code, sku_id = sorted(h.dataset.sku_ids.items())[0]
+    assert sku_code != item
+    async with h.store.transaction() as tx:
+        await tx.links.upsert(
+            connection="default",
+            entity="item",
+            source_system="fusion",
+            source_id=item,
+            target_system="servicetitan",
+            target_id=str(sku_id),
+            version_hash=None,
+        )
+    summary = await PurchaseOrderFlow(h.ctx()).run()
+    expected = h.dataset.expected.purchase_orders
+    assert summary.attention == 0
+    assert summary.created == len(expected.eligible) + len(expected.attention)
+    pos = ours(h)
+    for po_id in expected.attention:
+        fusion_po = h.sandbox.fusion.purchase_orders[po_id]
+        items = live_items(pos[fusion_po.OrderNumber])
+        lines = [ln for ln in fusion_po.lines if ln.Item and ln.Item.strip() == item]
+        assert lines
+        assert sum(1 for i in items if i["skuId"] == sku_id) >= len(lines)

@@ -3,7 +3,7 @@
 Poll POs by ``LastUpdateDate`` in the mapped procurement BUs, in the configured statuses plus the
 ending ones (a linked PO that Fusion cancels or closes is cancelled in ServiceTitan where the API
 still allows it). Per PO: vendor through the supplier link (F1 runs first when the supplier is not
-linked yet) → SKUs by code → map (an unmapped item stops the whole PO) → unchanged? skip → linked?
+linked yet) → SKUs (the ``match items`` link, else by code) → map (an unmapped item stops the whole PO) → unchanged? skip → linked?
 replace the items by PATCH (only while ServiceTitan lets us edit) → else find by memo in a
 ``createdOnOrAfter`` window, or create exactly once; then link the PO and each line to its item.
 """
@@ -20,10 +20,13 @@ from ml_connector.mapping.purchase_orders import (
     FUSION_ENDED,
     ST_EDITABLE,
     MappedPO,
+    live_lines,
     map_purchase_order,
     po_hash,
+    sku_code,
     sku_codes,
 )
+from ml_connector.matching.model import Entity
 from ml_connector.store import Tx
 from ml_connector.store.records import Link
 from ml_connector.store.states import AuditAction
@@ -38,6 +41,8 @@ from .suppliers import ENTITY as SUPPLIER_ENTITY
 from .suppliers import SupplierFlow
 
 FLOW = "purchase_orders"
+#: links written by ``ml-connector match items`` (Fusion item number → ServiceTitan SKU id)
+ITEM_ENTITY = Entity.ITEMS.value
 ENTITY = "purchase_order"
 LINE_ENTITY = "purchase_order_line"
 CANCELED_HASH = "status:canceled"
@@ -335,13 +340,30 @@ class PurchaseOrderFlow:
         return out
 
     async def _sku_map(self, po: PurchaseOrder) -> dict[str, Sku | None]:
-        codes = sku_codes(po, self.ctx.mapping.purchase_orders)
-        missing = [c for c in codes if c not in self._skus]
-        if missing:
-            found = await self.ctx.servicetitan.skus_by_code(missing)
+        """SKU code → SKU for the PO's live lines: an item linked by ``ml-connector match``
+        (entity ``item``: Fusion item number → SKU id) is its linked SKU, whatever its code says;
+        any other item is the SKU whose code is the item number (with the configured prefix)."""
+        ctx = self.ctx
+        mapping = ctx.mapping.purchase_orders
+        wanted = {
+            code: line.Item.strip()
+            for line in live_lines(po)
+            if line.Item and (code := sku_code(line, mapping)) and code not in self._skus
+        }
+        if wanted:
+            async with ctx.store.transaction() as tx:
+                links = {
+                    code: link
+                    for code, item in wanted.items()
+                    if (link := await tx.links.get(ctx.connection, ITEM_ENTITY, item)) is not None
+                }
+            for code, link in links.items():
+                self._skus[code] = await ctx.servicetitan.sku_by_id(int(link.target_id))
+            missing = [c for c in wanted if c not in links]
+            found = await ctx.servicetitan.skus_by_code(missing) if missing else {}
             for code in missing:
                 self._skus[code] = found.get(code)
-        return {c: self._skus[c] for c in codes}
+        return {c: self._skus[c] for c in sku_codes(po, mapping)}
 
     async def _warehouse_map(self) -> dict[int, Warehouse]:
         if self._warehouses is None:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ml_connector.systems.servicetitan.base import STBase, chunks
+from ml_connector.systems.servicetitan.errors import NotFound
 from ml_connector.systems.servicetitan.models import (
     PurchaseOrder,
     PurchaseOrderType,
@@ -269,6 +270,19 @@ class InventoryApi(STBase):
             async for sku in self._list("pricebook", kind, Sku, resource=kind, params=params):
                 if sku.code.strip().lower() == code.strip().lower():
                     return sku.model_copy(update={"skuType": label})
+        return None
+
+    async def sku_by_id(self, sku_id: int) -> Sku | None:
+        """The material with this id, else the equipment with it, else None (a SKU linked by
+        ``ml-connector match``: its code need not follow the item number)."""
+        for kind, label in (("materials", "Material"), ("equipment", "Equipment")):
+            try:
+                sku = await self._get(
+                    "pricebook", f"{kind}/{sku_id}", Sku, resource=f"{kind}/{{id}}", ident=sku_id
+                )
+            except NotFound:
+                continue
+            return sku.model_copy(update={"skuType": label})
         return None
 
     async def skus_by_code(self, codes: Iterable[str]) -> dict[str, Sku]:
