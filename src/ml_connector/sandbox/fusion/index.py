@@ -170,11 +170,12 @@ class PageIndex:
         self._table, self._seen = table, count
         self.by_stamp, self.ids, self._stamp_of = [], [], {}
         self.usable = False
-        keys = list(table)
+        items = list(table.items())  # one step: a writer in another thread cannot cut into it
+        keys = [k for k, _ in items]
         if not all(type(k) is int for k in keys):
             return
         stamp_of: dict[int, datetime] = {}
-        for k, row in table.items():
+        for k, row in items:
             stamp = getattr(row, STAMP, None)
             if not _aware(stamp) or getattr(row, self.key, None) != k:
                 return
