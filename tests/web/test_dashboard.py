@@ -23,7 +23,7 @@ from ml_connector.store.records import AuditEntry
 from ml_connector.store.states import AttentionState, AuditAction
 from ml_connector.web.dashboard import ScheduledRun
 from ml_connector.web.dashboard.chart import stacked_bars
-from ml_connector.web.dashboard.session import SESSION_COOKIE
+from ml_connector.web.dashboard.session import PASSWORD_SECRET, SESSION_COOKIE
 
 PAGES = [
     "/",
@@ -212,6 +212,22 @@ async def test_a_session_expires_and_a_tampered_cookie_is_refused(
     client.cookies.set(SESSION_COOKIE, value)
     clock.advance(12 * 3600 + 60)
     assert (await client.get("/")).status_code == 303
+
+
+async def test_a_new_password_ends_every_older_session(
+    client: httpx.AsyncClient, app_ctx: AppContext, store: Store
+) -> None:
+    """docs/security.md: the session remembers a keyed hash of the password it was opened with;
+    `secrets set dashboard.password` logs everyone out, and the cookie holds no password."""
+    await log_in(client)
+    assert (await client.get("/")).status_code == 200
+    assert DASHBOARD_PASSWORD not in client.cookies[SESSION_COOKIE]
+    async with store.transaction() as tx:
+        await tx.secrets.set(app_ctx.cipher(), PASSWORD_SECRET, Secret("a-new-long-password"))
+    assert (await client.get("/")).status_code == 303
+    async with store.transaction() as tx:  # the old password again: the old session is valid
+        await tx.secrets.set(app_ctx.cipher(), PASSWORD_SECRET, Secret(DASHBOARD_PASSWORD))
+    assert (await client.get("/")).status_code == 200
 
 
 async def test_posts_without_the_session_token_change_nothing(

@@ -6,7 +6,8 @@
 - The session is a cookie signed (HMAC, itsdangerous) with ``dashboard.session_key``, a random key
   created in the store on first use, so every web process of an installation accepts the same
   sessions and a restart logs nobody out. It carries the user's name, a CSRF token and its issue
-  time; it is ``HttpOnly``, ``SameSite=Strict``, ``Secure`` over HTTPS, and expires after
+  time, and a keyed hash of the password it was opened with, so changing the password logs every
+  session out; it is ``HttpOnly``, ``SameSite=Strict``, ``Secure`` over HTTPS, and expires after
   ``web.session_hours``.
 - Every POST carries the session's CSRF token in a form field, compared in constant time. The login
   form itself is protected the same way by a short-lived pre-session cookie (double submit).
@@ -79,19 +80,34 @@ class SessionSigner:
             return None
         return data
 
-    def dump_session(self, user: SessionUser) -> str:
+    def fingerprint(self, password: str) -> str:
+        """What a session remembers of the password it was opened with: a keyed hash, so the
+        cookie says nothing about the password, and a new password ends every older session."""
+        digest = hmac.new(self.key.encode(), b"password:" + password.encode(), "sha256")
+        return digest.hexdigest()[:32]
+
+    def dump_session(self, user: SessionUser, password: str) -> str:
         return str(
             self._serializer("session").dumps(
-                {"user": user.name, "csrf": user.csrf, "iat": self.clock.now().timestamp()}
+                {
+                    "user": user.name,
+                    "csrf": user.csrf,
+                    "pw": self.fingerprint(password),
+                    "iat": self.clock.now().timestamp(),
+                }
             )
         )
 
-    def load_session(self, value: str | None) -> SessionUser | None:
+    def load_session(self, value: str | None, password: str | None) -> SessionUser | None:
+        """The session's user, or None: unsigned, expired, or opened with another password
+        (``password`` is the current one; None when none is set)."""
         data = self._loads("session", value, self.session_seconds)
-        if data is None:
+        if data is None or password is None:
             return None
         name, csrf = data.get("user"), data.get("csrf")
         if not isinstance(name, str) or not isinstance(csrf, str):
+            return None
+        if not same(str(data.get("pw", "")), self.fingerprint(password)):
             return None
         return SessionUser(name=name, csrf=csrf)
 

@@ -157,9 +157,18 @@ class Dashboard:
         mode = self.settings.secure_cookies
         return mode == "always" or (mode == "auto" and request.url.scheme == "https")
 
+    async def _password(self) -> str | None:
+        async with self.store.transaction() as tx:
+            secret = await tx.secrets.get(self.app_ctx.cipher(), PASSWORD_SECRET)
+        return None if secret is None else secret.reveal()
+
     async def user(self, request: Request) -> SessionUser | None:
         signer = await self.signer()
-        return signer.load_session(request.cookies.get(SESSION_COOKIE))
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        # read at every request, so `secrets set dashboard.password` ends older sessions at once
+        return signer.load_session(cookie, await self._password())
 
     def protected(self, handler: Callable[[Request, SessionUser], Awaitable[Response]]) -> Handler:
         """Pages need a session (else a redirect to the login page); POSTs need its CSRF token."""
@@ -267,16 +276,15 @@ class Dashboard:
             return self._login_page(
                 request, 429, "Too many failed logins; wait 15 minutes.", next_url
             )
-        async with self.store.transaction() as tx:
-            secret = await tx.secrets.get(self.app_ctx.cipher(), PASSWORD_SECRET)
-        if secret is None:
+        current = await self._password()
+        if current is None:
             return self._login_page(
                 request,
                 503,
                 "No dashboard password is set: run `ml-connector secrets set dashboard.password`.",
                 next_url,
             )
-        if same(secret.reveal(), DASHBOARD_PASSWORD) and not self._sandbox_only():
+        if same(current, DASHBOARD_PASSWORD) and not self._sandbox_only():
             log.warning("dashboard: login refused, dashboard.password is still the sandbox's")
             return self._login_page(
                 request,
@@ -285,7 +293,7 @@ class Dashboard:
                 "system: run `ml-connector secrets set dashboard.password` first.",
                 next_url,
             )
-        if not name or not same(password, secret.reveal()):
+        if not name or not same(password, current):
             self.throttle.failed(client)
             log.warning("dashboard: failed login from %s", client)
             return self._login_page(request, 401, "Wrong name or password.", next_url)
@@ -294,7 +302,7 @@ class Dashboard:
         response = RedirectResponse(next_url, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
-            signer.dump_session(SessionUser(name=name, csrf=new_token())),
+            signer.dump_session(SessionUser(name=name, csrf=new_token()), current),
             max_age=signer.session_seconds,
             httponly=True,
             samesite="strict",
