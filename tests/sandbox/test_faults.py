@@ -373,3 +373,30 @@ async def test_a_refused_write_keeps_its_answer_under_drop_after_commit() -> Non
         response = await client.post("/w")
     assert response.status_code == 429
     assert app.counts().get("drop_after_commit", 0) == 0
+
+
+async def test_a_client_gone_before_its_body_arrived_is_counted_not_raised(
+    faults: FaultMiddleware, state: TinyState
+) -> None:
+    """A connector killed mid-request (the soak's SIGKILL): the server has nobody to answer and
+    commits nothing; the simulator logs no traceback."""
+    sent: list[dict[str, object]] = []
+    before = list(state.items)
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/items",
+        "headers": [(b"content-type", b"application/json")],
+        "query_string": b"",
+    }
+    await faults(scope, receive, send)  # type: ignore[arg-type]
+    assert state.items == before
+    # (Starlette's error middleware sends its 500 into the closed connection before re-raising)
+    assert faults.counts()["client_disconnects"] == 1

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ml_connector.clock import Clock, SystemClock
@@ -108,6 +109,17 @@ class FaultMiddleware:
     # -- ASGI -------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._handle(scope, receive, send)
+        except ClientDisconnect:
+            # the client went away before its body arrived (a killed connector): nothing was
+            # done and nobody is left to answer; a server says nothing either
+            self._counts["client_disconnects"] += 1
+            log.debug(
+                "client disconnected mid-request: %s %s", scope.get("method"), scope.get("path")
+            )
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
