@@ -12,17 +12,22 @@ DESIGN §3.2 rule 2, in order:
    run, and the pending intent triggers the lookup first.
 4. After success the caller, in ONE transaction, completes the intents (:func:`finish`), upserts
    the link and appends the audit row.
+
+A flow that reads a page's pending intents in one go calls :func:`create_after` with them (and a
+guard that re-checks its earlier reads inside the intent's transaction); :func:`create_once` reads
+them itself first. Either way the intent is committed before the create is sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from ml_connector.errors import FatalError, NeedsAttentionError, RetriableError
 from ml_connector.http.errors import WriteMaybeCommitted
 from ml_connector.store import Tx
+from ml_connector.store.records import WriteIntent
 
 from .base import FlowContext
 
@@ -30,6 +35,8 @@ from .base import FlowContext
 #: pending intent was recorded (None when there is none).
 Lookup = Callable[[datetime | None], Awaitable[str | None]]
 Create = Callable[[], Awaitable[str]]
+#: ``guard(tx)``: runs in the intent's transaction before it is recorded; raises to stop the create
+Guard = Callable[[Tx], Awaitable[None]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +63,35 @@ async def create_once(
     in the transaction that writes the link."""
     async with ctx.store.transaction() as tx:
         pending = await tx.writes.pending(ctx.connection, flow, business_key)
+    return await create_after(
+        ctx,
+        pending,
+        flow=flow,
+        target_system=target_system,
+        business_key=business_key,
+        payload_hash=payload_hash,
+        lookup=lookup,
+        create=create,
+    )
+
+
+async def create_after(
+    ctx: FlowContext,
+    pending: Sequence[WriteIntent],
+    *,
+    flow: str,
+    target_system: str,
+    business_key: str,
+    payload_hash: str,
+    lookup: Lookup,
+    create: Create,
+    guard: Guard | None = None,
+) -> Created:
+    """:func:`create_once` with ``business_key``'s pending intents read already (a page's batched
+    read, :meth:`~ml_connector.store.repos.writes.WriteRepo.pending_for`): one store transaction
+    fewer per record. ``guard`` runs first in the transaction that records the intent and may
+    raise to stop the create: the place to re-check, under the write lock, what the caller read
+    earlier (a link, a match hold)."""
     earlier = tuple(i.id for i in pending)
     since = min((i.created_at for i in pending), default=None)
     current = bool(pending) and all(i.payload_hash == payload_hash for i in pending)
@@ -63,6 +99,8 @@ async def create_once(
     if found is not None:
         return Created(target_id=found, adopted=True, intent_ids=earlier, current=current)
     async with ctx.store.transaction() as tx:
+        if guard is not None:
+            await guard(tx)
         intent = await tx.writes.record_intent(
             connection=ctx.connection,
             flow=flow,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ml_connector.errors import NeedsAttentionError
 from ml_connector.store import Tx
-from ml_connector.store.repos.matches import ACCEPTED, MatchProposal
+from ml_connector.store.repos.matches import ACCEPTED, MatchProposal, holding
 
 REASON = "possible_existing_match"
 
@@ -51,6 +51,12 @@ async def hold_for_review(
     tx: Tx, connection: str, entity: str, source_id: str, *, threshold: float, what: str
 ) -> None:
     """Raise :class:`NeedsAttentionError` while an unreviewed proposal above ``threshold`` stands."""
-    pending = await tx.matches.pending(connection, entity, source_id, threshold=threshold)
-    if pending is not None:
-        raise possible_match(pending, what)
+    check_hold(await tx.matches.for_source(connection, entity, source_id), threshold, what)
+
+
+def check_hold(proposal: MatchProposal | None, threshold: float, what: str) -> None:
+    """:func:`hold_for_review` on a proposal read already (a page's prefetch; None: there is
+    none)."""
+    held = holding(proposal, threshold)
+    if held is not None:
+        raise possible_match(held, what)

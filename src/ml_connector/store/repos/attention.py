@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 
 from ml_connector.store.records import AttentionItem
 from ml_connector.store.repos.base import Repo
@@ -16,6 +16,13 @@ from ml_connector.store.schema import attention
 from ml_connector.store.states import AttentionState
 
 _ACTIVE = (AttentionState.OPEN.value, AttentionState.REPLAYED.value)
+#: built once: every successful write asks it
+_FIND_ACTIVE = select(attention).where(
+    attention.c.connection == bindparam("connection"),
+    attention.c.flow == bindparam("flow"),
+    attention.c.source_id == bindparam("source_id"),
+    attention.c.state.in_(_ACTIVE),
+)
 
 
 def _item(row: Row[tuple[object, ...]]) -> AttentionItem:
@@ -89,16 +96,8 @@ class AttentionRepo(Repo):
         return _item(row) if row is not None else None
 
     async def find_active(self, connection: str, flow: str, source_id: str) -> AttentionItem | None:
-        row = (
-            await self._conn.execute(
-                select(attention).where(
-                    attention.c.connection == connection,
-                    attention.c.flow == flow,
-                    attention.c.source_id == source_id,
-                    attention.c.state.in_(_ACTIVE),
-                )
-            )
-        ).first()
+        params = {"connection": connection, "flow": flow, "source_id": source_id}
+        row = (await self._conn.execute(_FIND_ACTIVE, params)).first()
         return _item(row) if row is not None else None
 
     async def list(

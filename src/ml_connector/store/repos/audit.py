@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 
 from sqlalchemy import Row, and_, func, select
@@ -20,22 +20,26 @@ def _record(row: Row[tuple[object, ...]]) -> AuditRecord:
     return AuditRecord(**m)
 
 
+_FIELDS = tuple(f.name for f in fields(AuditEntry))
+#: built once: the values travel as parameters, so SQLAlchemy neither rebuilds nor re-keys it
+_APPEND = audit.insert().returning(audit.c.id)
+
+
+def _values(entry: AuditEntry) -> dict[str, object]:
+    values = {name: getattr(entry, name) for name in _FIELDS}
+    values["action"] = entry.action.value
+    return values
+
+
 class AuditRepo(Repo):
     async def append(self, entry: AuditEntry) -> int:
-        values = asdict(entry)
-        values["action"] = entry.action.value
-        result = await self._conn.execute(audit.insert().values(**values).returning(audit.c.id))
+        result = await self._conn.execute(_APPEND, _values(entry))
         return int(result.scalar_one())
 
     async def append_many(self, entries: list[AuditEntry]) -> None:
         if not entries:
             return
-        rows = []
-        for entry in entries:
-            values = asdict(entry)
-            values["action"] = entry.action.value
-            rows.append(values)
-        await self._conn.execute(audit.insert(), rows)
+        await self._conn.execute(audit.insert(), [_values(entry) for entry in entries])
 
     async def get(self, audit_id: int) -> AuditRecord | None:
         row = (await self._conn.execute(select(audit).where(audit.c.id == audit_id))).first()

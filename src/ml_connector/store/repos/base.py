@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ml_connector.clock import Clock
 
+#: how many keys one ``IN (…)`` lookup binds at most (SQLite allows 32,766 variables)
+CHUNK = 500
+
 
 class Repo:
     def __init__(self, conn: AsyncConnection, clock: Clock) -> None:

@@ -6,10 +6,13 @@ also stops our own writes from echoing back as new changes.
 
 from __future__ import annotations
 
-from sqlalchemy import Row, func, select
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Row, bindparam, func, select
 
 from ml_connector.store.records import Link
-from ml_connector.store.repos.base import Repo
+from ml_connector.store.repos.base import CHUNK, Repo
 from ml_connector.store.schema import links
 
 
@@ -28,18 +31,53 @@ def _link(row: Row[tuple[object, ...]]) -> Link:
     )
 
 
+def _upsert(insert: Any) -> Any:
+    """``INSERT … ON CONFLICT (connection, entity, source_id) DO UPDATE … RETURNING *``; the
+    values travel as parameters, so it is built once per backend."""
+    return insert.on_conflict_do_update(
+        index_elements=[links.c.connection, links.c.entity, links.c.source_id],
+        set_={
+            "target_system": insert.excluded.target_system,
+            "target_id": insert.excluded.target_id,
+            "version_hash": insert.excluded.version_hash,
+            "updated_at": insert.excluded.updated_at,
+        },
+    ).returning(*links.c)
+
+
+_UPSERTS: dict[str, Any] = {}
+#: one link by its source record (built once; the flows ask it for every record)
+_GET = select(links).where(
+    links.c.connection == bindparam("connection"),
+    links.c.entity == bindparam("entity"),
+    links.c.source_id == bindparam("source_id"),
+)
+
+
 class LinkRepo(Repo):
     async def get(self, connection: str, entity: str, source_id: str) -> Link | None:
-        row = (
-            await self._conn.execute(
+        params = {"connection": connection, "entity": entity, "source_id": source_id}
+        row = (await self._conn.execute(_GET, params)).first()
+        return _link(row) if row is not None else None
+
+    async def get_many(
+        self, connection: str, entity: str, source_ids: Iterable[str]
+    ) -> dict[str, Link]:
+        """The links of several source records at once (a page's prefetch), by source id."""
+        wanted = sorted(set(source_ids))
+        found: dict[str, Link] = {}
+        for start in range(0, len(wanted), CHUNK):
+            rows = await self._conn.execute(
                 select(links).where(
                     links.c.connection == connection,
                     links.c.entity == entity,
-                    links.c.source_id == source_id,
+                    links.c.source_id.in_(wanted[start : start + CHUNK]),
                 )
             )
-        ).first()
-        return _link(row) if row is not None else None
+            for row in rows:
+                link = _link(row)
+                found[link.source_id] = link
+        return found
 
     async def by_target(self, connection: str, entity: str, target_id: str) -> list[Link]:
         rows = (
@@ -65,30 +103,21 @@ class LinkRepo(Repo):
         version_hash: str | None,
     ) -> Link:
         now = self._clock.now()
-        stmt = self.insert_or(links).values(
-            connection=connection,
-            entity=entity,
-            source_system=source_system,
-            source_id=source_id,
-            target_system=target_system,
-            target_id=target_id,
-            version_hash=version_hash,
-            created_at=now,
-            updated_at=now,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[links.c.connection, links.c.entity, links.c.source_id],
-            set_={
-                "target_system": stmt.excluded.target_system,
-                "target_id": stmt.excluded.target_id,
-                "version_hash": stmt.excluded.version_hash,
-                "updated_at": stmt.excluded.updated_at,
-            },
-        )
-        await self._conn.execute(stmt)
-        link = await self.get(connection, entity, source_id)
-        assert link is not None
-        return link
+        values = {
+            "connection": connection,
+            "entity": entity,
+            "source_system": source_system,
+            "source_id": source_id,
+            "target_system": target_system,
+            "target_id": target_id,
+            "version_hash": version_hash,
+            "created_at": now,
+            "updated_at": now,
+        }
+        stmt = _UPSERTS.get(self.dialect)
+        if stmt is None:
+            stmt = _UPSERTS[self.dialect] = _upsert(self.insert_or(links))
+        return _link((await self._conn.execute(stmt, values)).one())
 
     async def count(self, connection: str, entity: str | None = None) -> int:
         stmt = select(func.count()).select_from(links).where(links.c.connection == connection)

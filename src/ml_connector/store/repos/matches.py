@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, func, select, update
 
-from ml_connector.store.repos.base import Repo
+from ml_connector.store.repos.base import CHUNK, Repo
 from ml_connector.store.schema import match_proposals as mp
 
 PROPOSED, ACCEPTED, REJECTED = "proposed", "accepted", "rejected"
@@ -57,6 +57,25 @@ class MatchProposal(NewProposal):
 
 def _proposal(row: Row[tuple[object, ...]]) -> MatchProposal:
     return MatchProposal(**dict(row._mapping))
+
+
+#: built once: F1 asks it for every supplier it would create
+_FOR_SOURCE = select(mp).where(
+    mp.c.connection == bindparam("connection"),
+    mp.c.entity == bindparam("entity"),
+    mp.c.source_id == bindparam("source_id"),
+)
+
+
+def holding(found: MatchProposal | None, threshold: float) -> MatchProposal | None:
+    """``found`` if it holds its source record (see :meth:`MatchRepo.pending`), else None."""
+    if found is None:
+        return None
+    if found.state == ACCEPTED and found.applied_at is None:
+        return found  # a person said it exists; creating it now would make a duplicate
+    if found.state != PROPOSED or found.score < threshold:
+        return None
+    return found
 
 
 class MatchRepo(Repo):
@@ -134,15 +153,8 @@ class MatchRepo(Repo):
     async def for_source(
         self, connection: str, entity: str, source_id: str
     ) -> MatchProposal | None:
-        row = (
-            await self._conn.execute(
-                select(mp).where(
-                    mp.c.connection == connection,
-                    mp.c.entity == entity,
-                    mp.c.source_id == source_id,
-                )
-            )
-        ).first()
+        params = {"connection": connection, "entity": entity, "source_id": source_id}
+        row = (await self._conn.execute(_FOR_SOURCE, params)).first()
         return _proposal(row) if row is not None else None
 
     async def pending(
@@ -151,13 +163,25 @@ class MatchRepo(Repo):
         """The unreviewed proposal at or above ``threshold`` for this source record, or an
         accepted one not applied yet (no link, no mark on the vendor), if any: while it stands, F1
         and F4 must not create or guess that record (issue 11, safety)."""
-        found = await self.for_source(connection, entity, source_id)
-        if found is None:
-            return None
-        if found.state == ACCEPTED and found.applied_at is None:
-            return found  # a person said it exists; creating it now would make a duplicate
-        if found.state != PROPOSED or found.score < threshold:
-            return None
+        return holding(await self.for_source(connection, entity, source_id), threshold)
+
+    async def for_sources(
+        self, connection: str, entity: str, source_ids: Iterable[str]
+    ) -> dict[str, MatchProposal]:
+        """The proposals of several source records at once (a page's prefetch), by source id."""
+        wanted = sorted(set(source_ids))
+        found: dict[str, MatchProposal] = {}
+        for start in range(0, len(wanted), CHUNK):
+            rows = await self._conn.execute(
+                select(mp).where(
+                    mp.c.connection == connection,
+                    mp.c.entity == entity,
+                    mp.c.source_id.in_(wanted[start : start + CHUNK]),
+                )
+            )
+            for row in rows:
+                proposal = _proposal(row)
+                found[proposal.source_id] = proposal
         return found
 
     async def page(

@@ -6,10 +6,12 @@ looks the record up by its business key and adopts it instead of writing twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import Row, select, update
 
 from ml_connector.store.records import WriteIntent
-from ml_connector.store.repos.base import Repo
+from ml_connector.store.repos.base import CHUNK, Repo
 from ml_connector.store.schema import writes
 from ml_connector.store.states import WriteState
 
@@ -18,6 +20,10 @@ def _intent(row: Row[tuple[object, ...]]) -> WriteIntent:
     m = dict(row._mapping)
     m["state"] = WriteState(m["state"])
     return WriteIntent(**m)
+
+
+#: built once: the values travel as parameters, so SQLAlchemy neither rebuilds nor re-keys it
+_RECORD = writes.insert().returning(*writes.c)
 
 
 class WriteRepo(Repo):
@@ -32,24 +38,18 @@ class WriteRepo(Repo):
         payload_hash: str,
     ) -> WriteIntent:
         now = self._clock.now()
-        result = await self._conn.execute(
-            writes.insert()
-            .values(
-                connection=connection,
-                flow=flow,
-                target_system=target_system,
-                operation=operation,
-                business_key=business_key,
-                payload_hash=payload_hash,
-                state=WriteState.PENDING.value,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(writes.c.id)
-        )
-        intent = await self.get(int(result.scalar_one()))
-        assert intent is not None
-        return intent
+        values = {
+            "connection": connection,
+            "flow": flow,
+            "target_system": target_system,
+            "operation": operation,
+            "business_key": business_key,
+            "payload_hash": payload_hash,
+            "state": WriteState.PENDING.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        return _intent((await self._conn.execute(_RECORD, values)).one())
 
     async def get(self, intent_id: int) -> WriteIntent | None:
         row = (await self._conn.execute(select(writes).where(writes.c.id == intent_id))).first()
@@ -68,6 +68,29 @@ class WriteRepo(Repo):
         if business_key is not None:
             stmt = stmt.where(writes.c.business_key == business_key)
         return [_intent(r) for r in (await self._conn.execute(stmt)).all()]
+
+    async def pending_for(
+        self, connection: str, flow: str, business_keys: Iterable[str]
+    ) -> dict[str, list[WriteIntent]]:
+        """:meth:`pending` for several business keys at once (a page's prefetch): the keys with
+        pending intents, each with its intents oldest first; a key with none is absent."""
+        wanted = sorted(set(business_keys))
+        found: dict[str, list[WriteIntent]] = {}
+        for start in range(0, len(wanted), CHUNK):
+            rows = await self._conn.execute(
+                select(writes)
+                .where(
+                    writes.c.connection == connection,
+                    writes.c.flow == flow,
+                    writes.c.state == WriteState.PENDING.value,
+                    writes.c.business_key.in_(wanted[start : start + CHUNK]),
+                )
+                .order_by(writes.c.id)
+            )
+            for row in rows:
+                intent = _intent(row)
+                found.setdefault(intent.business_key, []).append(intent)
+        return found
 
     async def _set(self, intent_id: int, state: WriteState, **values: object) -> None:
         await self._conn.execute(
