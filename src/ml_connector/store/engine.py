@@ -2,7 +2,8 @@
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout, and every transaction starts
 with ``BEGIN IMMEDIATE``: a writer takes the write lock up front instead of upgrading a read lock
-later, which is what lets several processes claim inbox items safely (DESIGN §5). PostgreSQL uses
+later, which is what lets several processes claim inbox items safely (DESIGN §5). The async engine
+runs each statement in one trip to aiosqlite's thread (:mod:`.sqlite_driver`). PostgreSQL uses
 psycopg 3 for both engines.
 """
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from ml_connector.errors import StoreError
+from ml_connector.store import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -91,7 +93,8 @@ def create_sync_engine(url: str) -> Engine:
 def create_store_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
-        engine = create_async_engine(target)
+        one_hop = sqlite_driver.dbapi()
+        engine = create_async_engine(target, **({"module": one_hop} if one_hop else {}))
         _sqlite_hooks(engine.sync_engine)
         return engine
     return create_async_engine(
