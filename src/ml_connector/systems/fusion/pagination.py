@@ -23,7 +23,10 @@ handled by the id tiebreak: the next page continues within the same instant.
 
 **Windows.** :func:`split_range` cuts ``[since, until)`` into disjoint sub-ranges that
 :meth:`FusionClient.read_windows` reads side by side, each paged by key, under the pod's
-concurrency cap.
+concurrency cap. ``LastUpdateDate`` is rarely spread evenly (a mass update stamps thousands of
+rows within seconds), so equal slices of time can leave one reader with nearly everything; a reader
+that still has rows to read while another slot is free hands the upper half of what it has left
+to a new reader (:func:`split_point`), until the readers are busy again.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ml_connector.clock import ensure_aware
@@ -87,6 +90,23 @@ def split_range(since: datetime, until: datetime, windows: int) -> list[Window]:
     return out
 
 
+def split_point(bound: Bound) -> datetime | None:
+    """Where to cut what a reader has left, ``(bound.after, bound.until)``, so another reader can
+    take the upper part: the middle in time, to the millisecond (Fusion's precision), of what is
+    left up to the newest row the window held when its read began (``bound.newest``: a window
+    from the year 2000 whose rows were all stamped this morning is cut this morning, not in
+    2013); None when nothing is left to share (no more rows, or no millisecond between)."""
+    if not bound.more or bound.after is None:
+        return None
+    last = bound.after[0]
+    end = bound.until
+    if bound.newest is not None and last < bound.newest < end:
+        end = bound.newest + timedelta(milliseconds=1)
+    mid = last + (end - last) / 2
+    mid = mid.replace(microsecond=mid.microsecond // 1000 * 1000)
+    return mid if last < mid < bound.until else None
+
+
 def _key(item: dict[str, Any], id_attr: str) -> tuple[datetime, int]:
     stamp = parse_timestamp(item.get(STAMP))
     raw_id = item.get(id_attr)
@@ -97,16 +117,37 @@ def _key(item: dict[str, Any], id_attr: str) -> tuple[datetime, int]:
     return stamp, int(raw_id)
 
 
+@dataclass(kw_only=True)
+class Bound:
+    """A keyset read's moving parts, shared with its caller: ``until`` (exclusive; a caller that
+    splits the window lowers it between pages, never below ``after``), the last key read, and
+    whether the server said more rows follow."""
+
+    until: datetime
+    after: tuple[datetime, int] | None = None
+    more: bool = True
+    #: the newest ``LastUpdateDate`` in the window when its read began (one look), if known
+    newest: datetime | None = None
+
+
 async def keyset_pages(
-    fetch: Fetch, spec: KeysetSpec, *, since: datetime, until: datetime, what: str
+    fetch: Fetch,
+    spec: KeysetSpec,
+    *,
+    since: datetime,
+    until: datetime,
+    what: str,
+    bound: Bound | None = None,
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Raw item pages of ``[since, until)`` in (``LastUpdateDate``, id) order, read by key.
 
-    ``fetch(params)`` performs one GET of the collection and returns the JSON envelope.
+    ``fetch(params)`` performs one GET of the collection and returns the JSON envelope. With a
+    ``bound``, each page's query takes its upper end from ``bound.until`` (see :class:`Bound`).
     """
-    since, until = ensure_aware(since), ensure_aware(until)
+    since = ensure_aware(since)
+    bound = bound or Bound(until=until)
+    bound.until = ensure_aware(bound.until)
     guard = PageGuard(what=what)
-    after: tuple[datetime, int] | None = None
     order = f"{STAMP}:asc,{spec.id_attr}:asc"
     while True:
         params = dict(spec.params)
@@ -116,8 +157,8 @@ async def keyset_pages(
                     stamp_attr=STAMP,
                     id_attr=spec.id_attr,
                     since=since,
-                    until=until,
-                    after=after,
+                    until=bound.until,
+                    after=bound.after,
                     extra=spec.extra_q,
                 ),
                 "orderBy": order,
@@ -127,6 +168,7 @@ async def keyset_pages(
         )
         page = CollectionPage.model_validate(await fetch(params))
         guard.page(rows=len(page.items), has_more=page.hasMore)
+        bound.more = page.hasMore
         if page.items:
             keys = [_key(item, spec.id_attr) for item in page.items]
             for earlier, later in itertools.pairwise(keys):
@@ -135,12 +177,13 @@ async def keyset_pages(
                         f"{what}: rows are not in ({STAMP}, {spec.id_attr}) order "
                         f"({earlier} then {later}); refusing to page by key"
                     )
-            if after is not None and not keys[0] > after:
+            if bound.after is not None and not keys[0] > bound.after:
                 raise PaginationLoopError(
-                    f"{what}: the server returned rows at or before {after}; it ignored the q filter"
+                    f"{what}: the server returned rows at or before {bound.after}; it ignored "
+                    "the q filter"
                 )
             guard.key(keys[-1])
-            after = keys[-1]
+            bound.after = keys[-1]
             yield page.items
         if not page.hasMore:
             return

@@ -27,8 +27,22 @@ from ml_connector.systems.fusion.children import (
     complete,
 )
 from ml_connector.systems.fusion.errors import ReceivingTimeout
-from ml_connector.systems.fusion.models import PurchaseOrder, ReceivingReceiptRequest, Supplier
-from ml_connector.systems.fusion.pagination import KeysetSpec, Window, keyset_pages, split_range
+from ml_connector.systems.fusion.models import (
+    CollectionPage,
+    PurchaseOrder,
+    ReceivingReceiptRequest,
+    Supplier,
+)
+from ml_connector.systems.fusion.pagination import (
+    STAMP,
+    Bound,
+    KeysetSpec,
+    Window,
+    keyset_pages,
+    split_point,
+    split_range,
+)
+from ml_connector.systems.parsing import parse_timestamp
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -118,6 +132,7 @@ class ProcurementApi(FusionBase):
         since: datetime,
         until: datetime,
         extra_q: str | None,
+        bound: Bound | None = None,
     ) -> AsyncIterator[list[R]]:
         spec = KeysetSpec(
             id_attr=res.id_attr,
@@ -130,7 +145,8 @@ class ProcurementApi(FusionBase):
             return await self._page(res.path, params)
 
         what = f"fusion {res.path} keyset pager"
-        async for items in keyset_pages(fetch, spec, since=since, until=until, what=what):
+        pages = keyset_pages(fetch, spec, since=since, until=until, what=what, bound=bound)
+        async for items in pages:
             yield [model.model_validate(await self._complete(res, item)) for item in items]
 
     async def supplier_pages(
@@ -217,7 +233,9 @@ class ProcurementApi(FusionBase):
         extra_q: str | None = None,
     ) -> AsyncIterator[WindowPage[Any]]:
         """Read ``[since, until)`` as ``windows`` disjoint ``LastUpdateDate`` windows side by side,
-        each paged by key; at most the pod's concurrency cap of requests are in flight.
+        each paged by key; at most the pod's concurrency cap of requests are in flight. A reader
+        with rows left while fewer than ``windows`` read hands the upper half of its range to a
+        new reader (a window with a new ``index``), so uneven stamps still keep every slot busy.
 
         Yields :class:`WindowPage` values as they arrive (order across windows is arbitrary).
         Leaving the loop early cancels the readers. ``extra_q`` narrows the rows (e.g.
@@ -228,6 +246,17 @@ class ProcurementApi(FusionBase):
         model: type[BaseModel] = Supplier if resource == "suppliers" else PurchaseOrder
         return self._windows(_RESOURCES[resource], model, since, until, windows, extra_q)
 
+    async def _newest(self, res: _Resource, window: Window, extra_q: str | None) -> datetime | None:
+        """The newest ``LastUpdateDate`` in ``window`` (one row, no children): where splitting
+        what is left of the window makes sense. None when the window is empty."""
+        order = f"{STAMP}:desc,{res.id_attr}:desc"
+        q = query.all_of(
+            query.cmp(STAMP, ">=", window.since), query.cmp(STAMP, "<", window.until), extra_q
+        )
+        params = {"q": q, "orderBy": order, "onlyData": "true", "limit": "1", "offset": "0"}
+        rows = CollectionPage.model_validate(await self._page(res.path, params)).items
+        return parse_timestamp(rows[0].get(STAMP)) if rows else None
+
     async def _windows(
         self,
         res: _Resource,
@@ -237,28 +266,47 @@ class ProcurementApi(FusionBase):
         windows: int,
         extra_q: str | None,
     ) -> AsyncIterator[WindowPage[Any]]:
-        parts = split_range(since, until, windows)
         queue: asyncio.Queue[WindowPage[Any] | _Done | Exception] = asyncio.Queue(
-            maxsize=2 * len(parts)
+            maxsize=2 * windows
         )
+        tasks: list[asyncio.Task[None]] = []
+        running = 0
 
-        async def reader(window: Window) -> None:
+        def start(window: Window, newest: datetime | None = None) -> None:
+            nonlocal running
+            running += 1
+            tasks.append(asyncio.create_task(reader(window, newest)))
+
+        async def reader(window: Window, newest: datetime | None = None) -> None:
+            nonlocal running
+            bound = Bound(until=window.until, newest=newest)
             try:
-                async for page in self._keyset(
-                    res, model, since=window.since, until=window.until, extra_q=extra_q
-                ):
+                if newest is None:
+                    bound.newest = await self._newest(res, window, extra_q)
+                pages = self._keyset(
+                    res, model, since=window.since, until=window.until, extra_q=extra_q, bound=bound
+                )
+                async for page in pages:
                     await queue.put(WindowPage(window=window, records=tuple(page)))
+                    # a free slot and rows left: the upper half of them goes to a new reader
+                    cut = split_point(bound) if running < windows else None
+                    if cut is not None:
+                        start(Window(index=len(tasks), since=cut, until=bound.until), bound.newest)
+                        bound.until = cut
+                        window = Window(index=window.index, since=window.since, until=cut)
+                running -= 1
                 await queue.put(_Done(window=window))
             except Exception as exc:  # handed to the consumer, which re-raises it
                 await queue.put(exc)
 
-        tasks = [asyncio.create_task(reader(w)) for w in parts]
+        for part in split_range(since, until, windows):
+            start(part)
         try:
-            remaining = len(parts)
-            while remaining:
+            done = 0
+            while done < len(tasks):
                 item = await queue.get()
                 if isinstance(item, _Done):
-                    remaining -= 1
+                    done += 1
                 elif isinstance(item, Exception):
                     raise item
                 else:
