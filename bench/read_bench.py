@@ -43,6 +43,7 @@ PEERS = {
     "airbyte": ("airbyte-cdk", HERE / "peers" / "airbyte_read.py"),
 }
 FUSION_MS, ST_MS = 200.0, 150.0
+UNUSED = "http://127.0.0.1:9"  # the URL of a simulator not served in this run (never called)
 NOTE = (
     "How to read the Fusion rows: the simulator has no index. For every page it runs the query's "
     "predicate over all 100,000 suppliers in Python and sorts what is left, then renders 500 "
@@ -170,6 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suppliers", type=int, default=100_000)
     parser.add_argument("--invoices", type=int, default=200_000)
     parser.add_argument("--clients", default="ours,dlt,airbyte")
+    parser.add_argument("--systems", default="fusion,servicetitan", help="which simulators")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="read each system this many times per reader, the readers' order reversed every "
+        "other round; the table shows the median run (the noise of a shared machine evens out)",
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="per reader run")
     parser.add_argument("--smoke", action="store_true", help="500 suppliers, 1,000 invoices")
     parser.add_argument("--write", action="store_true", help="update ## B1 in RESULTS.md")
@@ -188,56 +197,84 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.suppliers, args.invoices = 500, 1000
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+    systems = [x.strip() for x in args.systems.split(",") if x.strip()]
     pythons = {c: ensure_peer(c) for c in clients if c != "ours"}
     print(benchkit.machine(), flush=True)
     script = Path(__file__).resolve()
     extra = [f"--suppliers={args.suppliers}", f"--invoices={args.invoices}"]
-    rows: list[dict[str, Any]] = []
-    with benchkit.serve_children(script, ["fusion", "servicetitan"], extra) as kids:
-        urls = {"fusion": kids["fusion"].url, "servicetitan": kids["servicetitan"].url}
+    runs: list[dict[str, Any]] = []
+    with benchkit.serve_children(script, systems, extra) as kids:
+        urls = {name: kid.url for name, kid in kids.items()}
         ready = [k.ready for k in kids.values()]
         env = dict(os.environ)
         env.update(bench_env(urls))
-        for system in ("fusion", "servicetitan"):
-            for client in clients:
-                if client == "ours":
-                    command = [
-                        sys.executable,
-                        str(script),
-                        f"--read={system}",
-                        f"--fusion-url={urls['fusion']}",
-                        f"--st-url={urls['servicetitan']}",
-                    ]
-                else:
-                    command = [str(pythons[client]), str(PEERS[client][1]), system]
-                before = counts(urls[system])
-                try:
-                    out, rss = run_reader(command, env, args.timeout)
-                except RuntimeError as exc:
-                    print(f"B1 {system} {client}: FAILED {exc}", flush=True)
-                    rows.append({"system": system, "client": client, "error": str(exc)[:300]})
-                    continue
-                after = counts(urls[system])
-                row = {
-                    "system": system,
-                    "client": client,
-                    "records": out["records"],
-                    "seconds": out["seconds"],
-                    "rate": out["records"] / out["seconds"],
-                    "requests": after[0] - before[0],
-                    "tokens": after[1] - before[1],
-                    "rss": rss,
-                }
-                rows.append(row)
-                print(
-                    f"B1 {system} {client}: {row['records']} records in {row['seconds']:.1f} s = "
-                    f"{row['rate']:,.0f}/s, {row['requests']} requests, {row['tokens']} token "
-                    f"requests, peak RSS {rss:.0f} MB",
-                    flush=True,
-                )
+        for system in systems:
+            for round_no in range(max(1, args.rounds)):
+                order = clients if round_no % 2 == 0 else list(reversed(clients))
+                for client in order:
+                    runs.append(read_once(system, client, urls, env, pythons, args, round_no))
+    rows = [median_run(runs, system, client) for system in systems for client in clients]
     if args.write:
         write(rows, ready, args)
     return 0
+
+
+def read_once(
+    system: str,
+    client: str,
+    urls: dict[str, str],
+    env: dict[str, str],
+    pythons: dict[str, Path],
+    args: argparse.Namespace,
+    round_no: int,
+) -> dict[str, Any]:
+    """One reader over one system, in its own process; its figures, or its error."""
+    script = Path(__file__).resolve()
+    if client == "ours":
+        command = [
+            sys.executable,
+            str(script),
+            f"--read={system}",
+            f"--fusion-url={urls.get('fusion', UNUSED)}",
+            f"--st-url={urls.get('servicetitan', UNUSED)}",
+        ]
+    else:
+        command = [str(pythons[client]), str(PEERS[client][1]), system]
+    before = counts(urls[system])
+    try:
+        out, rss = run_reader(command, env, args.timeout)
+    except RuntimeError as exc:
+        print(f"B1 {system} {client} round {round_no + 1}: FAILED {exc}", flush=True)
+        return {"system": system, "client": client, "error": str(exc)[:300]}
+    after = counts(urls[system])
+    row = {
+        "system": system,
+        "client": client,
+        "records": out["records"],
+        "seconds": out["seconds"],
+        "rate": out["records"] / out["seconds"],
+        "requests": after[0] - before[0],
+        "tokens": after[1] - before[1],
+        "rss": rss,
+    }
+    print(
+        f"B1 {system} {client} round {round_no + 1}: {row['records']} records in "
+        f"{row['seconds']:.1f} s = {row['rate']:,.0f}/s, {row['requests']} requests, "
+        f"{row['tokens']} token requests, peak RSS {rss:.0f} MB",
+        flush=True,
+    )
+    return row
+
+
+def median_run(runs: list[dict[str, Any]], system: str, client: str) -> dict[str, Any]:
+    """The run with the median wall time of this reader on this system (rates of all runs kept)."""
+    mine = [r for r in runs if r["system"] == system and r["client"] == client]
+    good = sorted((r for r in mine if "rate" in r), key=lambda r: r["seconds"])
+    if not good:
+        return mine[0] if mine else {"system": system, "client": client, "error": "not run"}
+    chosen = dict(good[(len(good) - 1) // 2])
+    chosen["all_rates"] = [r["rate"] for r in mine if "rate" in r]
+    return chosen
 
 
 def bench_env(urls: dict[str, str]) -> dict[str, str]:
@@ -245,8 +282,8 @@ def bench_env(urls: dict[str, str]) -> dict[str, str]:
     from ml_connector.sandbox import credentials as sb
 
     return {
-        "BENCH_FUSION_URL": urls["fusion"],
-        "BENCH_ST_URL": urls["servicetitan"],
+        "BENCH_FUSION_URL": urls.get("fusion", UNUSED),
+        "BENCH_ST_URL": urls.get("servicetitan", UNUSED),
         "BENCH_FUSION_CLIENT_ID": sb.FUSION_CLIENT_ID,
         "BENCH_FUSION_CLIENT_SECRET": sb.FUSION_CLIENT_SECRET,
         "BENCH_FUSION_SCOPE": sb.FUSION_SCOPE,
@@ -261,7 +298,7 @@ def write(rows: list[dict[str, Any]], ready: list[str], args: argparse.Namespace
     table_rows = []
     for r in rows:
         if "error" in r:
-            table_rows.append([f"{r['system']} / {r['client']}", "failed", "", "", "", "", ""])
+            table_rows.append([f"{r['system']} / {r['client']}", "failed", "", "", "", "", "", ""])
             continue
         table_rows.append(
             [
@@ -269,6 +306,7 @@ def write(rows: list[dict[str, Any]], ready: list[str], args: argparse.Namespace
                 f"{r['records']:,}",
                 f"{r['seconds']:.1f} s",
                 f"{r['rate']:,.0f}",
+                " / ".join(f"{x:,.0f}" for x in r.get("all_rates", [r["rate"]])),
                 f"{r['requests']:,}",
                 f"{r['tokens']}",
                 f"{r['rss']:.0f} MB",
@@ -297,6 +335,8 @@ def write(rows: list[dict[str, Any]], ready: list[str], args: argparse.Namespace
         f"- Command: `{benchkit.command_line()}`.\n"
         f"- Simulators (child processes, 127.0.0.1): {'; '.join(ready)}; latency {FUSION_MS:.0f} ms per "
         f"Fusion request and {ST_MS:.0f} ms per ServiceTitan request, token requests included.\n"
+        f"- Rounds: {max(1, args.rounds)} per reader and system, the readers' order reversed every "
+        "other round; each row is the reader's median run.\n"
         "- Readers, each in its own process, one after the other: `ours` = "
         "`FusionClient.read_windows('suppliers', windows=4)` (keyset pages of 500, 4 in flight) and "
         "`STClient.invoice_feed()` (export feed, one page of prefetch); `dlt` = dlt's `rest_api` "
@@ -308,6 +348,7 @@ def write(rows: list[dict[str, Any]], ready: list[str], args: argparse.Namespace
                 "records",
                 "wall",
                 "records/s",
+                "records/s of each round",
                 "requests",
                 "token requests",
                 "peak RSS",
