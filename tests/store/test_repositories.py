@@ -120,6 +120,34 @@ async def test_inbox_duplicates_are_absorbed(store: Store) -> None:
         assert await tx.inbox.counts() == {"pending": 2}
 
 
+async def test_inbox_enqueue_of_a_large_batch_is_one_transaction_in_the_order_given(
+    store: Store, clock: FakeClock
+) -> None:
+    """More rows than SQLite binds in one statement (32,766 variables / 11 columns): paged, yet
+    each event still learns whether it was new, and a delayed one waits."""
+    keys = [f"big-{i:04d}" for i in range(3200)]
+    async with store.transaction() as tx:
+        await tx.inbox.enqueue([_event(k) for k in keys[1000:1010]])
+    batch = [_event(k) for k in keys] + [_event("big-0005")]
+    batch.append(
+        NewInboxEvent(
+            connection="c1", origin="poll", event_key="later", event_type="parked", delay_seconds=90
+        )
+    )
+    async with store.transaction() as tx:
+        results = await tx.inbox.enqueue(batch)
+    expected = [not 1000 <= i < 1010 for i in range(3200)] + [False, True]
+    assert results == expected
+    async with store.transaction() as tx:
+        assert await tx.inbox.counts() == {"pending": 3201}
+        due = await tx.inbox.claim(worker="w", limit=5, lease_seconds=60)
+        assert [i.event_key for i in due] == keys[1000:1005], "the earlier batch first"
+        later = [i for i in await tx.inbox.list(limit=1) if i.event_key == "later"]
+        assert later
+        assert later[0].available_at == clock.now() + timedelta(seconds=90)
+        assert later[0].payload is None
+
+
 async def test_inbox_claim_lease_complete_and_expiry(store: Store, clock: FakeClock) -> None:
     async with store.transaction() as tx:
         await tx.inbox.enqueue([_event("e1"), _event("e2"), _event("e3")])

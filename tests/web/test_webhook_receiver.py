@@ -258,3 +258,116 @@ async def test_each_outcome_is_counted_in_the_metrics(
     for outcome in ("accepted", "duplicate", "unauthorized", "malformed", "too_large"):
         assert f'mlc_webhooks_total{{outcome="{outcome}"}} 1.0' in text, outcome
     assert 'mlc_webhooks_total{outcome="unknown_connection"} 1.0' in text
+
+
+async def test_the_inbox_hook_runs_off_the_acknowledgement_path(
+    sqlite_store: Store, clock: FakeClock
+) -> None:
+    """A slow ``on_inbox_commit`` (deferring inbox tasks) delays no answer and no later batch;
+    connections that get events meanwhile are heard by its next call."""
+    release = asyncio.Event()
+    heard: asyncio.Queue[set[str]] = asyncio.Queue()
+
+    async def hook(connections: set[str]) -> None:
+        heard.put_nowait(connections)
+        await release.wait()
+
+    endpoint = WebhookEndpoint(
+        connection="default", settings=WebhookSettings(), key=Secret(SERVICETITAN_WEBHOOK_KEY)
+    )
+    app = create_web_app(
+        store=sqlite_store, clock=clock, endpoints={"default": endpoint}, on_inbox_commit=hook
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+    ) as client:
+        first, second = _event(event_id="e-1"), _event(event_id="e-2")
+        assert (await client.post(URL, content=first, headers=_signed(first))).status_code == 200
+        assert await asyncio.wait_for(heard.get(), timeout=5) == {"default"}
+        # the hook is still waiting: the next event is stored and acknowledged all the same
+        response = await client.post(URL, content=second, headers=_signed(second))
+        assert response.status_code == 200
+        assert response.json()["status"] == "accepted"
+        assert len(await _rows(sqlite_store)) == 2
+        assert heard.empty()
+        release.set()
+        assert await asyncio.wait_for(heard.get(), timeout=5) == {"default"}
+    await app.state.inbox_writer.aclose()
+    assert heard.empty()
+
+
+def _scope(connection: str = "default", headers: list[tuple[bytes, bytes]] | None = None) -> Any:
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": f"/webhooks/servicetitan/{connection}",
+        "path_params": {"connection": connection},
+        "headers": headers or [],
+        "client": ("127.0.0.1", 50000),
+    }
+
+
+async def _call(
+    sqlite_store: Store, clock: FakeClock, scope: Any, messages: list[dict[str, Any]], **kw: Any
+) -> list[dict[str, Any]]:
+    endpoint = WebhookEndpoint(
+        connection="default",
+        settings=WebhookSettings(**kw),
+        key=Secret(SERVICETITAN_WEBHOOK_KEY),
+    )
+    app = create_web_app(store=sqlite_store, clock=clock, endpoints={"default": endpoint})
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app.state.webhook_receiver(scope, receive, send)
+    await app.state.inbox_writer.aclose()
+    return sent
+
+
+async def test_a_sender_gone_mid_body_gets_no_answer_and_nothing_is_stored(
+    sqlite_store: Store, clock: FakeClock
+) -> None:
+    body = _event()
+    headers = [(k.lower().encode(), v.encode()) for k, v in _signed(body).items()]
+    sent = await _call(
+        sqlite_store,
+        clock,
+        _scope(headers=headers),
+        [
+            {"type": "http.request", "body": body[:10], "more_body": True},
+            {"type": "http.disconnect"},
+        ],
+    )
+    assert sent == []
+    assert await _rows(sqlite_store) == []
+
+
+async def test_a_chunked_body_past_the_cap_is_413_without_reading_the_rest(
+    sqlite_store: Store, clock: FakeClock
+) -> None:
+    """No Content-Length: the cap is enforced on the bytes as they arrive."""
+    chunks = [{"type": "http.request", "body": b"x" * 1500, "more_body": True} for _ in range(5)]
+    sent = await _call(sqlite_store, clock, _scope(), chunks, max_body_bytes=2048)
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"]) == {"status": 413, "error": "body too large"}
+    assert len(chunks) == 3, "two chunks read, the rest never asked for"
+    assert await _rows(sqlite_store) == []
+
+
+async def test_rate_limited_answers_say_when_to_retry_and_other_methods_are_405(
+    sqlite_store: Store, clock: FakeClock
+) -> None:
+    async with _client(sqlite_store, clock, rate_limit_per_second=1, rate_limit_burst=1) as client:
+        body = _event()
+        assert (await client.post(URL, content=body, headers=_signed(body))).status_code == 200
+        limited = await client.post(URL, content=body, headers=_signed(body))
+        assert limited.status_code == 429
+        assert limited.headers["retry-after"] == "1"
+        assert limited.headers["content-type"] == "application/json"
+        assert limited.json() == {"status": 429, "error": "rate limit exceeded"}
+        assert (await client.get(URL)).status_code == 405

@@ -8,6 +8,7 @@ Prometheus), and every dashboard page but ``/login`` needs a session (:mod:`.das
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -93,12 +94,16 @@ def create_web_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # what start-up built lives as long as the process: out of the cycle collector's sight,
+        # a full collection under load walks only what requests allocate (tens of ms less, B3)
+        gc.collect()
+        gc.freeze()
         yield
         await writer.aclose()
 
     app = Starlette(
         routes=[
-            Route("/webhooks/servicetitan/{connection}", receiver.handle, methods=["POST"]),
+            Route("/webhooks/servicetitan/{connection}", receiver, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from ml_connector.clock import Clock
 from ml_connector.secrets import Secret
@@ -92,22 +92,54 @@ class _TooLarge(Exception):
     pass
 
 
-async def _read_capped(request: Request, cap: int) -> bytes:
-    declared = request.headers.get("content-length")
+class _Disconnected(Exception):
+    pass
+
+
+async def _read_capped(receive: Receive, declared: str | None, cap: int) -> bytes:
+    """The whole body, or :class:`_TooLarge` as soon as it is known to pass ``cap``."""
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise _TooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > cap:
             raise _TooLarge
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _problem(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"status": status, "error": message}, status_code=status)
+def _json(content: dict[str, object]) -> bytes:
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Answer:
+    status: int
+    body: bytes
+    retry_after: int | None = None
+
+    async def send(self, send: Send) -> None:
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.body)).encode("ascii")),
+        ]
+        if self.retry_after is not None:
+            headers.append((b"retry-after", str(self.retry_after).encode("ascii")))
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _problem(status: int, message: str, retry_after: int | None = None) -> _Answer:
+    return _Answer(
+        status=status, body=_json({"status": status, "error": message}), retry_after=retry_after
+    )
 
 
 #: the ``mlc_webhooks_total{outcome}`` label of each refusal
@@ -120,7 +152,22 @@ _OUTCOMES = {
 }
 
 
+def _headers(scope: Scope, wanted: set[bytes]) -> dict[bytes, str]:
+    """The first value of each ``wanted`` (lower-case) header present in the request."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in wanted and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
+
+
 class WebhookReceiver:
+    """A plain ASGI app for ``POST /webhooks/servicetitan/{connection}``.
+
+    It reads the request straight from ASGI (no Starlette request or response objects on the
+    busiest route of the web app); the route gives it ``connection`` in ``scope["path_params"]``.
+    """
+
     def __init__(
         self,
         endpoints: dict[str, WebhookEndpoint],
@@ -138,20 +185,30 @@ class WebhookReceiver:
         self._on_outcome = on_outcome or (lambda _outcome: None)
         self.rejected: dict[str, int] = {}
 
-    def _reject(self, connection: str, status: int, reason: str, request: Request) -> JSONResponse:
+    def _reject(
+        self,
+        connection: str,
+        status: int,
+        reason: str,
+        scope: Scope,
+        declared: str | None,
+        *,
+        retry_after: int | None = None,
+    ) -> _Answer:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
         self._on_outcome(_OUTCOMES.get(status, f"http_{status}"))
+        client = scope.get("client")
         log.warning(
             "webhook rejected: %s",
             reason,
             extra={
                 "connection": connection,
                 "status": status,
-                "remote": request.client.host if request.client else None,
-                "content_length": request.headers.get("content-length"),
+                "remote": client[0] if client else None,
+                "content_length": declared,
             },
         )
-        return _problem(status, reason)
+        return _problem(status, reason, retry_after)
 
     def _timestamp_ok(self, endpoint: WebhookEndpoint, stamp: str) -> bool:
         tolerance = endpoint.settings.timestamp_tolerance_seconds
@@ -163,46 +220,71 @@ class WebhookReceiver:
             return False
         return abs(self._clock.now().timestamp() - sent) <= tolerance
 
-    async def handle(self, request: Request) -> Response:
-        connection = request.path_params["connection"]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            answer = await self._answer(scope, receive)
+        except _Disconnected:
+            return  # the sender went away mid-body: nothing was stored, nobody to answer
+        await answer.send(send)
+
+    async def _answer(self, scope: Scope, receive: Receive) -> _Answer:
+        connection: str = scope["path_params"]["connection"]
         endpoint = self._endpoints.get(connection)
         if endpoint is None or not endpoint.settings.enabled:
             self._on_outcome(_OUTCOMES[404])
             return _problem(404, "no webhook endpoint for this connection")
         settings = endpoint.settings
-        client = request.client.host if request.client else "unknown"
+        signature_header = settings.signature_header.lower().encode("latin-1")
+        timestamp_header = (
+            settings.timestamp_header.lower().encode("latin-1")
+            if settings.timestamp_header
+            else None
+        )
+        wanted = {b"content-length", signature_header}
+        if timestamp_header is not None:
+            wanted.add(timestamp_header)
+        headers = _headers(scope, wanted)
+        declared = headers.get(b"content-length")
+        client = scope.get("client")
         wait = self._limiter.take(
-            (connection, client), settings.rate_limit_per_second, settings.rate_limit_burst
+            (connection, client[0] if client else "unknown"),
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
         )
         if wait > 0:
-            response = self._reject(connection, 429, "rate limit exceeded", request)
-            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
-            return response
+            return self._reject(
+                connection,
+                429,
+                "rate limit exceeded",
+                scope,
+                declared,
+                retry_after=max(1, math.ceil(wait)),
+            )
         try:
-            body = await _read_capped(request, settings.max_body_bytes)
+            body = await _read_capped(receive, declared, settings.max_body_bytes)
         except _TooLarge:
-            return self._reject(connection, 413, "body too large", request)
+            return self._reject(connection, 413, "body too large", scope, declared)
         if endpoint.key is None:
-            return self._reject(connection, 401, "no webhook key is configured", request)
-        signature = request.headers.get(settings.signature_header)
+            return self._reject(connection, 401, "no webhook key is configured", scope, declared)
+        signature = headers.get(signature_header)
         if not signature:
-            return self._reject(connection, 401, "signature missing", request)
+            return self._reject(connection, 401, "signature missing", scope, declared)
         stamp: str | None = None
-        if settings.timestamp_header:
-            stamp = request.headers.get(settings.timestamp_header)
+        if timestamp_header is not None:
+            stamp = headers.get(timestamp_header)
             if not stamp:
-                return self._reject(connection, 401, "timestamp missing", request)
+                return self._reject(connection, 401, "timestamp missing", scope, declared)
             if not self._timestamp_ok(endpoint, stamp):
-                return self._reject(connection, 401, "timestamp outside tolerance", request)
+                return self._reject(connection, 401, "timestamp outside tolerance", scope, declared)
         if not verify(
             body, endpoint.key.reveal(), signature, encoding=settings.encoding, timestamp=stamp
         ):
-            return self._reject(connection, 401, "signature invalid", request)
+            return self._reject(connection, 401, "signature invalid", scope, declared)
         try:
             event = parse_event(body)
         except MalformedEvent as exc:
             await self._writer.submit(_malformed(connection, body, str(exc)))
-            return self._reject(connection, 400, f"malformed event: {exc}", request)
+            return self._reject(connection, 400, f"malformed event: {exc}", scope, declared)
         new = await self._writer.submit(
             NewInboxEvent(
                 connection=connection,
@@ -215,8 +297,9 @@ class WebhookReceiver:
             )
         )
         self._on_outcome("accepted" if new else "duplicate")
-        return JSONResponse(
-            {"status": "accepted" if new else "duplicate", "eventKey": event.event_key}
+        return _Answer(
+            status=200,
+            body=_json({"status": "accepted" if new else "duplicate", "eventKey": event.event_key}),
         )
 
 

@@ -9,11 +9,15 @@ so a crashed worker's items are picked up by another. On PostgreSQL claims use
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Connection, Row, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
+from ml_connector.clock import Clock
 from ml_connector.store.records import InboxItem, NewInboxEvent
 from ml_connector.store.repos.base import Repo
 from ml_connector.store.schema import inbox
@@ -41,37 +45,78 @@ def _item(row: Row[tuple[object, ...]]) -> InboxItem:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Enqueue:
+    """One enqueue as a statement: the rows to insert (each key once) and who gets the answers."""
+
+    statement: Any
+    rows: list[dict[str, object]]
+    #: (connection, event_key) → the position of its first occurrence in the events given
+    first: dict[tuple[str, str], int]
+    size: int
+
+    def results(self, returned: Iterable[Any]) -> list[bool]:
+        """True at the position of each event whose row the statement inserted."""
+        results = [False] * self.size
+        for connection, event_key in returned:
+            results[self.first[(connection, event_key)]] = True
+        return results
+
+
+def _enqueue(dialect: str, events: Sequence[NewInboxEvent], now: datetime) -> _Enqueue:
+    first: dict[tuple[str, str], int] = {}
+    rows: list[dict[str, object]] = []
+    for position, event in enumerate(events):
+        key = (event.connection, event.event_key)
+        if key in first:
+            continue
+        first[key] = position
+        rows.append(
+            {
+                "connection": event.connection,
+                "origin": event.origin,
+                "event_key": event.event_key,
+                "event_type": event.event_type,
+                "entity_type": event.entity_type,
+                "entity_id": event.entity_id,
+                "payload": event.payload,
+                "state": InboxState.PENDING.value,
+                "attempts": 0,
+                "received_at": now,
+                "available_at": now + timedelta(seconds=max(0.0, event.delay_seconds)),
+            }
+        )
+    insert = postgresql.insert(inbox) if dialect == "postgresql" else sqlite.insert(inbox)
+    statement = insert.on_conflict_do_nothing(
+        index_elements=[inbox.c.connection, inbox.c.event_key]
+    ).returning(inbox.c.connection, inbox.c.event_key)
+    return _Enqueue(statement=statement, rows=rows, first=first, size=len(events))
+
+
+def enqueue_in(conn: Connection, clock: Clock, events: Sequence[NewInboxEvent]) -> list[bool]:
+    """:meth:`InboxRepo.enqueue` on a synchronous connection (the webhook receiver's SQLite
+    writer runs a whole batch in one trip to its own thread)."""
+    plan = _enqueue(conn.dialect.name, events, clock.now())
+    if not plan.rows:
+        return plan.results(())
+    return plan.results(conn.execute(plan.statement, plan.rows).all())
+
+
 class InboxRepo(Repo):
     async def enqueue(self, events: Sequence[NewInboxEvent]) -> list[bool]:
-        """Store events; for each, True if new, False if it was a duplicate (already stored).
+        """Store events; for each, True if new, False if it was a duplicate (already stored, or
+        earlier in ``events``).
 
-        Many events in one call share one transaction: the group commit that keeps webhook
-        acknowledgement fast at high rates.
+        Many events in one call share one transaction and one multi-row
+        ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (a list of parameter sets with RETURNING:
+        SQLAlchemy's "insertmanyvalues" writes them as one statement, paged only past the
+        backend's bound-parameter limit): the group commit that keeps webhook acknowledgement
+        fast at high rates. Rows are inserted in the order given.
         """
-        now = self._clock.now()
-        results: list[bool] = []
-        for event in events:
-            stmt = (
-                self.insert_or(inbox)
-                .values(
-                    connection=event.connection,
-                    origin=event.origin,
-                    event_key=event.event_key,
-                    event_type=event.event_type,
-                    entity_type=event.entity_type,
-                    entity_id=event.entity_id,
-                    payload=event.payload,
-                    state=InboxState.PENDING.value,
-                    attempts=0,
-                    received_at=now,
-                    available_at=now + timedelta(seconds=max(0.0, event.delay_seconds)),
-                )
-                .on_conflict_do_nothing(index_elements=[inbox.c.connection, inbox.c.event_key])
-                .returning(inbox.c.id)
-            )
-            result = await self._conn.execute(stmt)
-            results.append(result.first() is not None)
-        return results
+        plan = _enqueue(self.dialect, events, self._clock.now())
+        if not plan.rows:
+            return plan.results(())
+        return plan.results((await self._conn.execute(plan.statement, plan.rows)).all())
 
     async def claim(
         self,
