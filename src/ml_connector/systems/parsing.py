@@ -7,6 +7,7 @@ normalise it: money to :class:`~decimal.Decimal` (never float), timestamps to aw
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -46,12 +47,19 @@ def _money(value: Any) -> Any:
 Money = Annotated[Decimal, BeforeValidator(_money)]
 
 
+_PLAIN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)\Z")
+
+
 def parse_timestamp(value: Any) -> Any:
     """ISO-8601 with ``Z`` or an offset and up to 7 fractional digits; naive values are refused."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         parsed = value
+    elif isinstance(value, str) and _PLAIN.match(value):
+        # the usual shape, "2026-11-02T12:00:00.123+00:00" or "…Z" with at most 6 digits after
+        # the point: fromisoformat (C) reads it as it is
+        parsed = datetime.fromisoformat(value)
     elif isinstance(value, str):
         text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
         if "." in text:

@@ -36,6 +36,7 @@ from ml_connector.http import (
     TransportFailure,
     body_excerpt,
 )
+from ml_connector.http.jsonbody import response_json
 from ml_connector.systems.fusion.errors import (
     ADF_ERROR,
     SYSTEM,
@@ -164,7 +165,7 @@ class FusionSession(ApiSession):
 
 def _json_object(response: httpx.Response, path: str) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = response_json(response)
     except ValueError:
         body = None
     if not isinstance(body, dict):

@@ -37,6 +37,7 @@ from ml_connector.http import (
     TransportFailure,
     body_excerpt,
 )
+from ml_connector.http.jsonbody import response_json
 from ml_connector.systems.instrumentation import ApiObserver
 from ml_connector.systems.servicetitan.errors import SYSTEM, STUnreachable, error_from_response
 from ml_connector.systems.session import ApiSession
@@ -200,7 +201,7 @@ class STSession(ApiSession):
 
 def _json(response: httpx.Response, resource: str) -> Any:
     try:
-        return response.json()
+        return response_json(response)
     except ValueError:
         raise TransportFailure(
             system=SYSTEM,
