@@ -33,9 +33,18 @@ def register(app: typer.Typer) -> None:
 
 
 class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.ready.set()
 
 
 def _readiness(app_ctx: AppContext, clients: dict[str, ConnectionClients]) -> list[Any]:
@@ -154,7 +163,17 @@ async def serve(
                     access_log=False,
                 )
             )
-            tasks.append(asyncio.create_task(server.serve()))
+            serving = asyncio.create_task(server.serve())
+            tasks.append(serving)
+            # say "running" only once the port is bound: a probe right after it must connect
+            bound = asyncio.create_task(server.ready.wait())
+            await asyncio.wait({serving, bound}, return_when=asyncio.FIRST_COMPLETED)
+            bound.cancel()
+            if not server.ready.is_set():
+                raise ConfigError(
+                    f"the web server could not start on {settings.web.host}:{settings.web.port} "
+                    "(see the log above: the port may be in use)"
+                )
         console.print(
             f"ml-connector running as {worker_id}: {len(daemon.jobs())} jobs"
             + (
