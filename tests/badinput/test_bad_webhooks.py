@@ -138,3 +138,20 @@ async def test_unknown_event_types_are_accepted_and_kept_with_no_entity(
     (row,) = await inbox_rows(sqlite_store)
     assert (row.event_type, row.entity_type) == ("technician.shift.changed", None)
     assert row.payload["eventId"] == "e-new-kind"
+
+
+async def test_an_entity_id_too_long_for_the_inbox_is_kept_without_an_id(
+    store: Store, clock: FakeClock
+) -> None:
+    """A signed event whose ``data.id`` is no ServiceTitan id (300 digits): accepted and kept with
+    no entity id, which the worker ignores with its reason; on PostgreSQL it no longer fails the
+    INSERT of its whole batch (the column holds 100 characters)."""
+    body = event("e-long", entity_id=int("9" * 300))
+    async with hook_client(store, clock) as client:
+        response = await client.post(URL, content=body, headers=signed(body))
+        good = event("e-good", entity_id=7)
+        ok = await client.post(URL, content=good, headers=signed(good))
+    assert (response.status_code, ok.status_code) == (200, 200)
+    rows = {r.payload["eventId"]: r for r in await inbox_rows(store)}
+    assert rows["e-long"].entity_id is None
+    assert rows["e-good"].entity_id == "7"

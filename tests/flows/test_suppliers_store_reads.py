@@ -150,3 +150,34 @@ async def test_a_proposal_made_after_the_page_was_read_holds_the_create(h: Harne
         items = await tx.attention.list(connection="default", reason=REASON)
         assert [i.source_id for i in items] == [target]
         assert await tx.writes.pending("default", FLOW) == []
+
+
+async def test_an_intent_recorded_after_the_page_was_read_stops_the_create(h: Harness) -> None:
+    """DESIGN §3.2 rule 2: another writer (a run that outlived its lease) records a create of a
+    supplier after this page's intents were read; the intent's transaction sees it, and nothing
+    is created twice (the next run looks the vendor up first)."""
+    ctx = h.ctx()
+    target = str(next(iter(h.dataset.expected.suppliers.eligible)))
+    lookup = ctx.servicetitan.find_vendors_by_external_data
+
+    async def lookup_then_intent(*args: Any) -> Any:
+        found = await lookup(*args)
+        if target in args[2]:  # the page's batched lookup runs after its store reads
+            async with h.store.transaction() as tx:
+                await tx.writes.record_intent(
+                    connection="default",
+                    flow=FLOW,
+                    target_system="servicetitan",
+                    operation="create",
+                    business_key=f"supplier:{target}",
+                    payload_hash="someone-else",
+                )
+        return found
+
+    ctx.servicetitan.find_vendors_by_external_data = lookup_then_intent  # type: ignore[method-assign]
+    summary = await SupplierFlow(ctx).run()
+    assert target not in ours(h)
+    assert target in summary.ids[Outcome.FAILED]
+    async with h.store.transaction() as tx:
+        (row,) = await tx.audit.history("default", FLOW, target)
+    assert "another writer recorded a create" in (row.error_message or "")

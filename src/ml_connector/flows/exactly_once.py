@@ -101,6 +101,15 @@ async def create_after(
     async with ctx.store.transaction() as tx:
         if guard is not None:
             await guard(tx)
+        # under the write lock: an intent recorded by another writer since ``pending`` was read
+        # means a create of the same record may be in flight or done (and our lookup, made with
+        # the older list, may not see it yet): not ours to create now
+        now_pending = {i.id for i in await tx.writes.pending(ctx.connection, flow, business_key)}
+        if now_pending - set(earlier):
+            raise RetriableError(
+                f"another writer recorded a create of {business_key} since its page was read; "
+                "the next run looks it up first"
+            )
         intent = await tx.writes.record_intent(
             connection=ctx.connection,
             flow=flow,

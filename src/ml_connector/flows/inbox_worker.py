@@ -10,7 +10,9 @@ Per claimed item (leases from the injected clock, so a crashed worker's items co
 - unknown entity types or a missing/malformed entity id → ``ignore`` with the reason (kept, visible);
 - a record that no longer exists in ServiceTitan → ``ignore``;
 - a transient failure (fetch, or the record's attempt held back) → ``retry_later`` with exponential
-  backoff, until ``max_attempts`` → ``fail`` (the record itself is in attention by then);
+  backoff, until ``max_attempts`` → ``fail``, and the record goes to attention
+  ``retries_exhausted`` in the same transaction unless it is there already (a parked retry may be
+  all that still points at it, and a record whose fetch kept failing never reached its own limit);
 - otherwise ``complete`` — only after the record's writes are durable (``sync`` returns after its
   success transaction).
 
@@ -37,6 +39,8 @@ from .summary import RunSummary
 
 log = logging.getLogger(__name__)
 HANDLED = ("invoice", "payment")
+#: the flow of each handled entity (the attention item of a record whose item failed for good)
+FLOWS = {"invoice": "invoices", "payment": "payments"}
 
 
 @dataclass(kw_only=True)
@@ -158,9 +162,27 @@ class InboxWorker:
             await self._retry(item, total, "the record failed transiently; see its audit")
 
     async def _retry(self, item: InboxItem, total: WorkerSummary, error: str) -> None:
-        async with self.ctx.store.transaction() as tx:
+        ctx = self.ctx
+        async with ctx.store.transaction() as tx:
             if item.attempts >= self.max_attempts:
                 await tx.inbox.fail(item.id, worker=self.worker_id, error=error[:2000])
+                # The item may be all that still points at the record (a parked retry: the feed
+                # has moved past it), and a record whose fetch kept failing never reached its own
+                # attempt limit: a person hears of it here, in the same transaction.
+                flow = FLOWS[item.entity_type or ""]
+                source_id = (item.entity_id or "").strip()
+                active = await tx.attention.find_active(ctx.connection, flow, source_id)
+                if active is None and not ctx.dry_run:
+                    await tx.attention.open(
+                        connection=ctx.connection,
+                        flow=flow,
+                        source_system="servicetitan",
+                        source_id=source_id,
+                        reason="retries_exhausted",
+                        message=f"{item.entity_type} {source_id}: inbox item {item.id} "
+                        f"({item.origin}) failed {item.attempts} times, last: {error[:500]}",
+                        suggestion="check ServiceTitan's and Fusion's availability, then replay",
+                    )
                 total.failed += 1
             else:
                 await tx.inbox.retry_later(

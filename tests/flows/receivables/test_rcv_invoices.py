@@ -340,6 +340,39 @@ async def test_a_record_that_keeps_failing_goes_to_attention_through_its_parked_
     assert victim not in fusion_invoices(h)
 
 
+async def test_a_parked_record_whose_fetch_keeps_failing_reaches_attention(h: Harness) -> None:
+    """Decision 0012: the parked item is all that points at the record once the token moved on.
+    If fetching it by id keeps failing (its attempt never runs, so its own limit never counts),
+    the item's last failure opens attention ``retries_exhausted`` in the same transaction."""
+    ctx = h.ctx()
+    original = ctx.fusion.create_invoice
+    victim = str(sorted(h.dataset.expected.invoices.eligible)[1])
+
+    async def flaky(payload: Any) -> Any:
+        if payload["CrossReference"] == victim:
+            raise RetriableError("Fusion answered 503 before taking the request")
+        return await original(payload)
+
+    ctx.fusion.create_invoice = flaky  # type: ignore[method-assign]
+    await InvoiceFlow(ctx).run()
+
+    async def unreachable(_ids: Any) -> Any:
+        raise RetriableError("ServiceTitan answered 503")
+
+    ctx.servicetitan.invoices_by_ids = unreachable  # type: ignore[method-assign]
+    worker = InboxWorker(ctx=ctx)
+    for _ in range(worker.max_attempts):
+        h.clock.advance(worker.max_delay)
+        await worker.drain()
+    async with h.store.transaction() as tx:
+        items = await tx.inbox.list(connection="default")
+        item = await tx.attention.find_active("default", FLOW, victim)
+    assert [(i.origin, i.state) for i in items] == [("retry", InboxState.FAILED)]
+    assert item is not None
+    assert item.reason == "retries_exhausted"
+    assert "ServiceTitan answered 503" in item.message
+
+
 async def lose_the_invoice_create(
     h: Harness, monkeypatch: pytest.MonkeyPatch, ident: int
 ) -> LateApply:

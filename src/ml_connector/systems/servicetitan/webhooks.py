@@ -69,6 +69,8 @@ class WebhookEvent:
     payload: dict[str, Any]
 
 
+#: the inbox's ``entity_id`` column holds this many characters
+ENTITY_ID_MAX = 100
 _ENTITY_PREFIXES = {
     "invoice": "invoice",
     "payment": "payment",
@@ -108,7 +110,10 @@ def parse_event(body: bytes) -> WebhookEvent:
         entity = payload.get("data")
     if not event_type:
         raise MalformedEvent("event has no type (eventType)")
-    entity_id = entity.get("id") if isinstance(entity, dict) else None
+    raw_id = entity.get("id") if isinstance(entity, dict) else None
+    # an id longer than the inbox column is no ServiceTitan id: the event is kept (visible,
+    # ignored by the worker as having no usable id) instead of failing its whole batch
+    entity_id = None if raw_id is None or len(str(raw_id)) > ENTITY_ID_MAX else str(raw_id)
     modified = entity.get("modifiedOn") if isinstance(entity, dict) else None
     if event_id:
         key = f"id:{event_id}"
@@ -121,6 +126,6 @@ def parse_event(body: bytes) -> WebhookEvent:
         event_key=key[:200],
         event_type=event_type[:100],
         entity_type=_entity_type(event_type),
-        entity_id=None if entity_id is None else str(entity_id),
+        entity_id=entity_id,
         payload=payload,
     )
