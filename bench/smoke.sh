@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 start=$(date +%s)
 $PY bench/read_bench.py --clients ours --smoke
-$PY bench/write_bench.py --smoke --st-buckets 50:10
+$PY bench/write_bench.py --smoke --st-rates 50
 $PY bench/webhook_bench.py --smoke --store sqlite
 echo "bench smoke: $(( $(date +%s) - start )) s"

@@ -167,6 +167,10 @@ class WebhookSettings(_Model):
     )
 
 
+#: ServiceTitan's documented default: 60 calls per second per application (and tenant)
+ST_RATE_LIMIT = 60.0
+
+
 class ServiceTitanSettings(_Model):
     """One ServiceTitan tenant."""
 
@@ -177,10 +181,22 @@ class ServiceTitanSettings(_Model):
     token_url: HttpUrl | None = Field(default=None, description="Only with environment = 'custom'.")
     tenant_id: int = Field(gt=0, description="Tenant id (a number).")
     client_id: str = Field(min_length=1, description="Client id issued for this tenant (cid.…).")
-    rate_limit_per_second: float = Field(default=50.0, gt=0, le=60)
+    rate_limit_per_second: float = Field(
+        default=50.0,
+        gt=0,
+        le=ST_RATE_LIMIT,
+        description="Requests per second to this tenant (token bucket). ServiceTitan allows 60 "
+        "per application and tenant; the bucket's burst is what is left of 60, so no one-second "
+        "window ever holds more than 60. Up to 55 keeps room for timing jitter.",
+    )
     export_page_hint: int = Field(default=500, ge=1, le=5000)
     timeout_seconds: float = Field(default=100.0, gt=0, le=600)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+
+    @property
+    def rate_limit_burst(self) -> float:
+        """Requests the bucket lets through at once: 60 − the rate (at least 1)."""
+        return max(1.0, ST_RATE_LIMIT - self.rate_limit_per_second)
 
     @model_validator(mode="after")
     def _urls(self) -> ServiceTitanSettings:

@@ -104,10 +104,9 @@ class STClient(InventoryApi, AccountingApi, CheckApi):
             self._owned.append(token_http)
             token_cache = TokenCache(http=token_http, clock=clock)
         self._token_cache = token_cache
-        registry = limiters or RateLimiterRegistry(clock=clock, rate=settings.rate_limit_per_second)
-        self._bucket = registry.get(
-            limiter_key(key, settings.tenant_id), rate=settings.rate_limit_per_second
-        )
+        rate, burst = settings.rate_limit_per_second, settings.rate_limit_burst
+        registry = limiters or RateLimiterRegistry(clock=clock, rate=rate, burst=burst)
+        self._bucket = registry.get(limiter_key(key, settings.tenant_id), rate=rate, burst=burst)
         inner = transport or httpx.AsyncHTTPTransport(limits=HttpLimits().to_httpx())
         self._auth = OAuth2ClientCredentials(
             cache=token_cache,

@@ -275,15 +275,20 @@ class InventoryApi(STBase):
     async def sku_by_id(self, sku_id: int) -> Sku | None:
         """The material with this id, else the equipment with it, else None (a SKU linked by
         ``ml-connector match``: its code need not follow the item number)."""
-        for kind, label in (("materials", "Material"), ("equipment", "Equipment")):
-            try:
-                sku = await self._get(
-                    "pricebook", f"{kind}/{sku_id}", Sku, resource=f"{kind}/{{id}}", ident=sku_id
-                )
-            except NotFound:
-                continue
-            return sku.model_copy(update={"skuType": label})
-        return None
+        try:
+            material = await self._get(
+                "pricebook", f"materials/{sku_id}", Sku, resource="materials/{id}", ident=sku_id
+            )
+            return material.model_copy(update={"skuType": "Material"})
+        except NotFound:
+            pass
+        try:
+            equipment = await self._get(
+                "pricebook", f"equipment/{sku_id}", Sku, resource="equipment/{id}", ident=sku_id
+            )
+            return equipment.model_copy(update={"skuType": "Equipment"})
+        except NotFound:
+            return None
 
     async def skus_by_code(self, codes: Iterable[str]) -> dict[str, Sku]:
         """``{code: sku}`` for the codes found (materials first, then equipment)."""
