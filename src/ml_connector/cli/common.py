@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -63,7 +63,17 @@ def serve_until_signal(serve: Callable[[asyncio.Event], Awaitable[None]]) -> Non
         await serve(stop)
         console.print("stopped")
 
-    asyncio.run(main())
+    run_loop()(main())
+
+
+def run_loop() -> Callable[[Coroutine[Any, Any, None]], None]:
+    """How the long-running commands run their loop: uvloop where it is installed (the webhook
+    receiver's acknowledgement latency, bench B3), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return asyncio.run
+    return uvloop.run
 
 
 def write_output(text: str, output: Path | None) -> None:
