@@ -15,7 +15,8 @@ in the same transaction as the intent), so that it survives a lost answer *and* 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from ml_connector.errors import NeedsAttentionError, RetriableError
@@ -73,13 +74,26 @@ class Applier:
     """Applies one ``appliedTo`` entry of a payment to its invoice's first installment."""
 
     ctx: FlowContext
+    #: one lock per Fusion invoice: payments are synced side by side, and the balance before an
+    #: application is the evidence for a lost answer, so applications to one invoice take turns
+    _locks: dict[int, asyncio.Lock] = field(default_factory=dict, compare=False, repr=False)
 
     async def apply(self, key: str, app: Application, receipt_id: int, transaction_id: int) -> None:
         """Apply ``app`` (link key ``paymentId:invoiceId``) unless an earlier attempt did.
 
         Raises :class:`RetriableError` while an unanswered earlier request may still commit, and
         :class:`NeedsAttentionError` when the balance tells neither "applied" nor "not applied".
+        Applications to one invoice never run side by side in this process (the balance read
+        before one must not include another's effect); other processes are kept out by the
+        receivables lease.
         """
+        lock = self._locks.setdefault(transaction_id, asyncio.Lock())
+        async with lock:
+            await self._apply(key, app, receipt_id, transaction_id)
+
+    async def _apply(
+        self, key: str, app: Application, receipt_id: int, transaction_id: int
+    ) -> None:
         ctx = self.ctx
         business_key = f"{APPLICATION}:{key}"
         async with ctx.store.transaction() as tx:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from flow_kit import Harness
@@ -16,10 +19,10 @@ from rcv_kit import (
     fusion_writes,
 )
 
-from ml_connector.flows.applications import BEFORE
+from ml_connector.flows.applications import BEFORE, Applier
 from ml_connector.flows.invoices import InvoiceFlow
 from ml_connector.flows.payments import FLOW, PaymentFlow
-from ml_connector.mapping.payments import receipt_number
+from ml_connector.mapping.payments import Application, receipt_number
 from ml_connector.sandbox.faults import FaultConfig
 from ml_connector.store.states import AttentionState
 
@@ -387,3 +390,49 @@ async def test_apply_in_fusion_stays_open_while_an_earlier_application_is_not_ap
     assert f"to invoice {second_invoice}" not in message
     applied = applications(h).get(number(h, pid), [])
     assert len(applied) == 1, "the second application was applied by the connector"
+
+
+async def test_applications_to_one_invoice_take_turns_when_payments_run_side_by_side(
+    h: Harness,
+) -> None:
+    """Decision 0012 and DESIGN §3.2 rule 2: payments are synced 8 at a time, and the balance
+    read before an application is the evidence for a lost answer; so two applications to one
+    invoice never overlap (read balance → apply), while other invoices' go on meanwhile."""
+    ctx = h.ctx()
+    applier = Applier(ctx=ctx)
+    busy: dict[int, int] = {}
+    overlaps: list[int] = []
+    balances = {1: Decimal("100.00"), 2: Decimal("100.00")}
+
+    async def installments(transaction_id: int) -> list[Any]:
+        busy[transaction_id] = busy.get(transaction_id, 0) + 1
+        if busy[transaction_id] > 1:
+            overlaps.append(transaction_id)
+        for _ in range(20):  # a slow answer: the other payments' tasks run meanwhile
+            await asyncio.sleep(0)
+        return [
+            SimpleNamespace(
+                InstallmentId=transaction_id * 10, InstallmentBalanceDue=balances[transaction_id]
+            )
+        ]
+
+    async def apply(receipt_id: int, installment_id: int, amount: Decimal) -> Any:
+        await asyncio.sleep(0)
+        transaction_id = installment_id // 10
+        balances[transaction_id] -= amount
+        busy[transaction_id] -= 1
+        return SimpleNamespace(application_id=receipt_id * 1000 + installment_id)
+
+    ctx.fusion.invoice_installments = installments  # type: ignore[method-assign]
+    ctx.fusion.apply_receipt = apply  # type: ignore[method-assign]
+    await asyncio.gather(
+        *(
+            applier.apply(
+                f"{p}:{inv}", Application(st_invoice_id=inv, amount=Decimal("10.00")), p, inv
+            )
+            for p in (501, 502, 503)
+            for inv in (1, 2)
+        )
+    )
+    assert overlaps == []
+    assert balances == {1: Decimal("70.00"), 2: Decimal("70.00")}
