@@ -45,20 +45,20 @@ PEERS = {
 FUSION_MS, ST_MS = 200.0, 150.0
 UNUSED = "http://127.0.0.1:9"  # the URL of a simulator not served in this run (never called)
 NOTE = (
-    "How to read the Fusion rows: the simulator has no index. For every page it runs the query's "
-    "predicate over all 100,000 suppliers in Python and sorts what is left, then renders 500 "
-    "suppliers with their children. A keyset page (a `LastUpdateDate` range and a tie-break) "
-    "costs it more CPU than an offset page ordered by `SupplierId` (the rows are already in that "
-    "order), and with one simulator process on 2 shared cores the page CPU, not the 200 ms "
-    "latency, bounds every reader: the 4 windows of `read_windows` cannot overlap more than the "
-    "simulator can compute. A pod answers both from indexes; an index for these scans in the "
-    "simulator is what would make this row measure the clients.\n\n"
+    "How to read the Fusion rows: the simulator answers keyset and offset pages from an index "
+    "(sandbox/fusion/index.py), as a pod does, so a page costs it about 30 ms of CPU and the "
+    "200 ms latency is most of what a sequential reader waits for. `ours` reads disjoint "
+    "`LastUpdateDate` windows side by side under the pod's cap of 4 requests in flight; the "
+    "generator stamps all 100,000 suppliers within seconds of each other, so equal slices of "
+    "time would leave one window with nearly all of them: each window looks up its newest row "
+    "once, and a reader with rows left while a slot is free hands the upper half of what it has "
+    "left to a new reader. The peers page one offset after the other.\n\n"
     "How to read the ServiceTitan rows: every reader follows the one export cursor, page after "
-    "page (401 requests at 150 ms is 60 s of latency at least); the rest is CPU shared by the "
-    "simulator and the reader on 2 cores. ml-connector parses every invoice into its typed model "
-    "as it reads (about 80 µs per invoice, measured apart: some 16 s over 200,000), where the "
-    "peers hand back plain dicts; its one page of prefetch overlaps that work with the next "
-    "request but does not remove it from the shared cores.\n"
+    "page (401 requests at 150 ms is 60 s of latency at least); the rest is the simulator's CPU "
+    "per page and the reader's, on 2 shared cores. ml-connector parses every invoice into its "
+    "typed model as it reads (about 190 µs per invoice), where the peers hand back plain dicts; "
+    "it overlaps that work with the next page's request (one page of prefetch, the parse handing "
+    "the loop to the prefetch every 50 rows), which does not remove it from the shared cores.\n"
 )
 
 # --- the children: build and serve -----------------------------------------------------------------
@@ -336,7 +336,8 @@ def write(rows: list[dict[str, Any]], ready: list[str], args: argparse.Namespace
         f"- Simulators (child processes, 127.0.0.1): {'; '.join(ready)}; latency {FUSION_MS:.0f} ms per "
         f"Fusion request and {ST_MS:.0f} ms per ServiceTitan request, token requests included.\n"
         f"- Rounds: {max(1, args.rounds)} per reader and system, the readers' order reversed every "
-        "other round; each row is the reader's median run.\n"
+        "other round; each row is the reader's median run (of an even number, the faster of the "
+        "middle two).\n"
         "- Readers, each in its own process, one after the other: `ours` = "
         "`FusionClient.read_windows('suppliers', windows=4)` (keyset pages of 500, 4 in flight) and "
         "`STClient.invoice_feed()` (export feed, one page of prefetch); `dlt` = dlt's `rest_api` "

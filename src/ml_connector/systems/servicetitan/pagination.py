@@ -34,6 +34,8 @@ from ml_connector.systems.servicetitan.session import STSession, st_time
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_PAGE_SIZE = 500
+#: rows parsed between two turns of the event loop while a prefetch is in flight
+PARSE_CHUNK = 50
 MAX_PAGE_SIZE = 5000
 
 
@@ -173,7 +175,16 @@ class ExportFeed(Generic[M]):
             self._launch(self._next)
         assert self._pending is not None
         try:
-            return self._accept(await self._pending)
+            page, token = self._accept(await self._pending)
+            items: list[M] = []
+            for start in range(0, len(page.data), PARSE_CHUNK):
+                if self._pending is not None:
+                    # hand the loop to the prefetch between chunks: its request goes out (and
+                    # its answer is read) while this page is parsed, instead of after
+                    await asyncio.sleep(0)
+                rows = page.data[start : start + PARSE_CHUNK]
+                items.extend(parse_rows(self._model, rows, self._resource))
+            return ExportBatch(items=items, continue_from=token, has_more=page.hasMore)
         except BaseException:
             self._done = True  # a failed feed is not resumed from the wrong place
             raise
@@ -181,7 +192,8 @@ class ExportFeed(Generic[M]):
             if self._done and self._pending is not None and self._pending.done():
                 self._pending = None
 
-    def _accept(self, page: ExportPage) -> ExportBatch[M]:
+    def _accept(self, page: ExportPage) -> tuple[ExportPage, str]:
+        """Check the page, launch the prefetch; the page and the token to resume after it."""
         self._pending = None
         sent = self._sent
         self._guard.page(rows=len(page.data), has_more=page.hasMore)
@@ -197,8 +209,7 @@ class ExportFeed(Generic[M]):
             self.prefetched += 1
         else:
             self._done = True
-        items = parse_rows(self._model, page.data, self._resource)
-        return ExportBatch(items=items, continue_from=token, has_more=page.hasMore)
+        return page, token
 
     async def aclose(self) -> None:
         """Stop, cancelling a prefetch in flight."""
