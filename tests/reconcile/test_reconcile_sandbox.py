@@ -111,7 +111,11 @@ async def tampered_fusion_shows_each_difference(rig: Rig) -> None:
     copy = dataclasses.replace(doubled, CustomerTransactionId=state.new_id())
     state.invoices[copy.CustomerTransactionId] = copy
     del state.invoices[deleted.CustomerTransactionId]
-    receipts = sorted(state.receipts.values(), key=lambda r: r.StandardReceiptId)
+    paid = {f"ST-PAY-{i}" for i in october_ids(rig, "payments", "date")}
+    receipts = sorted(
+        (r for r in state.receipts.values() if r.ReceiptNumber in paid),
+        key=lambda r: r.StandardReceiptId,
+    )
     lost = receipts[0]
     del state.receipts[lost.StandardReceiptId]
     stray = dataclasses.replace(
