@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Row, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,6 +23,18 @@ class Repo:
     @property
     def dialect(self) -> str:
         return self._conn.dialect.name
+
+    async def rows_in(
+        self, stmt: Select[Any], column: ColumnElement[Any], keys: Iterable[str]
+    ) -> AsyncIterator[Row[Any]]:
+        """The rows of ``stmt`` whose ``column`` is one of ``keys``, ``CHUNK`` keys per query
+        (a page's batched reads)."""
+        wanted = sorted(set(keys))
+        for start in range(0, len(wanted), CHUNK):
+            for row in await self._conn.execute(
+                stmt.where(column.in_(wanted[start : start + CHUNK]))
+            ):
+                yield row
 
     def insert_or(self, table: Table) -> Any:
         """``INSERT … ON CONFLICT`` for the current backend (both speak it)."""

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, select
 
 from ml_connector.store.records import Link
-from ml_connector.store.repos.base import CHUNK, Repo
+from ml_connector.store.repos.base import Repo
 from ml_connector.store.schema import links
 
 
@@ -64,19 +64,11 @@ class LinkRepo(Repo):
         self, connection: str, entity: str, source_ids: Iterable[str]
     ) -> dict[str, Link]:
         """The links of several source records at once (a page's prefetch), by source id."""
-        wanted = sorted(set(source_ids))
+        stmt = select(links).where(links.c.connection == connection, links.c.entity == entity)
         found: dict[str, Link] = {}
-        for start in range(0, len(wanted), CHUNK):
-            rows = await self._conn.execute(
-                select(links).where(
-                    links.c.connection == connection,
-                    links.c.entity == entity,
-                    links.c.source_id.in_(wanted[start : start + CHUNK]),
-                )
-            )
-            for row in rows:
-                link = _link(row)
-                found[link.source_id] = link
+        async for row in self.rows_in(stmt, links.c.source_id, source_ids):
+            link = _link(row)
+            found[link.source_id] = link
         return found
 
     async def by_target(self, connection: str, entity: str, target_id: str) -> list[Link]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, func, select, update
 
-from ml_connector.store.repos.base import CHUNK, Repo
+from ml_connector.store.repos.base import Repo
 from ml_connector.store.schema import match_proposals as mp
 
 PROPOSED, ACCEPTED, REJECTED = "proposed", "accepted", "rejected"
@@ -169,19 +169,11 @@ class MatchRepo(Repo):
         self, connection: str, entity: str, source_ids: Iterable[str]
     ) -> dict[str, MatchProposal]:
         """The proposals of several source records at once (a page's prefetch), by source id."""
-        wanted = sorted(set(source_ids))
+        stmt = select(mp).where(mp.c.connection == connection, mp.c.entity == entity)
         found: dict[str, MatchProposal] = {}
-        for start in range(0, len(wanted), CHUNK):
-            rows = await self._conn.execute(
-                select(mp).where(
-                    mp.c.connection == connection,
-                    mp.c.entity == entity,
-                    mp.c.source_id.in_(wanted[start : start + CHUNK]),
-                )
-            )
-            for row in rows:
-                proposal = _proposal(row)
-                found[proposal.source_id] = proposal
+        async for row in self.rows_in(stmt, mp.c.source_id, source_ids):
+            proposal = _proposal(row)
+            found[proposal.source_id] = proposal
         return found
 
     async def page(

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import Row, select, update
 
 from ml_connector.store.records import WriteIntent
-from ml_connector.store.repos.base import CHUNK, Repo
+from ml_connector.store.repos.base import Repo
 from ml_connector.store.schema import writes
 from ml_connector.store.states import WriteState
 
@@ -74,22 +74,19 @@ class WriteRepo(Repo):
     ) -> dict[str, list[WriteIntent]]:
         """:meth:`pending` for several business keys at once (a page's prefetch): the keys with
         pending intents, each with its intents oldest first; a key with none is absent."""
-        wanted = sorted(set(business_keys))
-        found: dict[str, list[WriteIntent]] = {}
-        for start in range(0, len(wanted), CHUNK):
-            rows = await self._conn.execute(
-                select(writes)
-                .where(
-                    writes.c.connection == connection,
-                    writes.c.flow == flow,
-                    writes.c.state == WriteState.PENDING.value,
-                    writes.c.business_key.in_(wanted[start : start + CHUNK]),
-                )
-                .order_by(writes.c.id)
+        stmt = (
+            select(writes)
+            .where(
+                writes.c.connection == connection,
+                writes.c.flow == flow,
+                writes.c.state == WriteState.PENDING.value,
             )
-            for row in rows:
-                intent = _intent(row)
-                found.setdefault(intent.business_key, []).append(intent)
+            .order_by(writes.c.id)
+        )
+        found: dict[str, list[WriteIntent]] = {}
+        async for row in self.rows_in(stmt, writes.c.business_key, business_keys):
+            intent = _intent(row)
+            found.setdefault(intent.business_key, []).append(intent)
         return found
 
     async def _set(self, intent_id: int, state: WriteState, **values: object) -> None:
