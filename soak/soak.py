@@ -111,11 +111,12 @@ FULL = Profile(
 
 def fault_config(seed: int, style: RateLimitStyle) -> FaultConfig:
     """The issue's levels. 429 is rolled before 5xx, so the 5xx rate is set a little above 10 %
-    to give at least 10 % of all requests (0.95 × 0.12 = 11.4 %); the drop rate likewise for 2 % of
-    all writes."""
+    to give at least 10 % of all requests (0.945 × 0.12 = 11.3 %); the drop rate likewise for 2 %
+    of all writes; and the 429 rate a little above 5 %, so that a sample of it does not land just
+    under (a full run at 5 % measured 4.9 %)."""
     return FaultConfig(
         seed=seed,
-        rate_429=0.05,
+        rate_429=0.055,
         retry_after_seconds=1,
         rate_429_style=style,
         rate_5xx=0.12,
