@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -44,3 +45,18 @@ async def test_run_serves_healthz_and_stops_cleanly_on_sigterm(
     assert code == 0, out
     assert "stopped" in out
     assert "Traceback" not in out
+
+
+async def test_run_says_so_when_the_web_port_is_taken(
+    tmp_path: Path, sandbox_env: dict[str, str]
+) -> None:
+    """A port already in use is a one-line error and a non-zero exit, not a traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {**sandbox_env, "ML_CONNECTOR_WEB__PORT": str(taken.getsockname()[1])}
+        assert (await _cli(tmp_path, env, "init"))[0] == 0
+        code, out, err = await _cli(tmp_path, env, "run", "--flow", "suppliers")
+    assert code != 0
+    assert "could not start" in out + err
+    assert "Traceback" not in out + err

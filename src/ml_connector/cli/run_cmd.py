@@ -42,7 +42,11 @@ class _Server(uvicorn.Server):
         yield
 
     async def startup(self, sockets: list[Any] | None = None) -> None:
-        await super().startup(sockets=sockets)
+        try:
+            await super().startup(sockets=sockets)
+        except SystemExit:  # uvicorn exits the process when it cannot bind: end this task only
+            self.should_exit = True
+            return
         if self.started:
             self.ready.set()
 

@@ -96,12 +96,26 @@ class Applier:
     ) -> None:
         ctx = self.ctx
         business_key = f"{APPLICATION}:{key}"
+        invoice_key = key.split(":")[1]
         async with ctx.store.transaction() as tx:
             pending = await tx.writes.pending(ctx.connection, FLOW, business_key)
             recorded = await tx.links.get(ctx.connection, BEFORE, key)
+            # another payment's application to this invoice whose answer is still unknown: the
+            # balance is its evidence until it is settled, so nothing else is applied meanwhile
+            unsettled = [
+                i.business_key
+                for i in await tx.writes.pending(ctx.connection, FLOW)
+                if i.operation == "apply"
+                and i.business_key != business_key
+                and i.business_key.rsplit(":", 1)[-1] == invoice_key
+            ]
+        if unsettled:
+            raise RetriableError(
+                f"invoice {invoice_key} has an application whose answer is not known yet "
+                f"({unsettled[0]}); this one waits until it is settled"
+            )
         if pending and await self._settle_pending(key, app, pending, recorded, transaction_id):
             return
-        invoice_key = key.split(":")[1]
         rows = await ctx.fusion.invoice_installments(transaction_id)
         first = min(rows, key=lambda r: r.InstallmentId)
         installment_id = first.InstallmentId

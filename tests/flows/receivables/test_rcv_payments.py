@@ -19,7 +19,8 @@ from rcv_kit import (
     fusion_writes,
 )
 
-from ml_connector.flows.applications import BEFORE, Applier
+from ml_connector.errors import RetriableError
+from ml_connector.flows.applications import APPLICATION, BEFORE, Applier
 from ml_connector.flows.invoices import InvoiceFlow
 from ml_connector.flows.payments import FLOW, PaymentFlow
 from ml_connector.mapping.payments import Application, receipt_number
@@ -436,3 +437,38 @@ async def test_applications_to_one_invoice_take_turns_when_payments_run_side_by_
     )
     assert overlaps == []
     assert balances == {1: Decimal("70.00"), 2: Decimal("70.00")}
+
+
+async def test_an_unsettled_application_to_an_invoice_holds_the_next_one(h: Harness) -> None:
+    """DESIGN §3.2 rule 2: a lost answer is settled by the installment balance, so while one
+    payment's application to an invoice is unsettled, another payment's application to the same
+    invoice waits (transiently) instead of changing that balance; other invoices go on."""
+    ctx = h.ctx()
+    applier = Applier(ctx=ctx)
+    applied: list[int] = []
+
+    async def installments(transaction_id: int) -> list[Any]:
+        return [
+            SimpleNamespace(InstallmentId=transaction_id * 10, InstallmentBalanceDue=Decimal(100))
+        ]
+
+    async def apply(receipt_id: int, installment_id: int, amount: Decimal) -> Any:
+        applied.append(installment_id)
+        return SimpleNamespace(application_id=receipt_id)
+
+    ctx.fusion.invoice_installments = installments  # type: ignore[method-assign]
+    ctx.fusion.apply_receipt = apply  # type: ignore[method-assign]
+    async with h.store.transaction() as tx:
+        await tx.writes.record_intent(
+            connection="default",
+            flow=FLOW,
+            target_system="fusion",
+            operation="apply",
+            business_key=f"{APPLICATION}:900:1",
+            payload_hash="x",
+        )
+    ten = Application(st_invoice_id=1, amount=Decimal("10.00"))
+    with pytest.raises(RetriableError, match="not known yet"):
+        await applier.apply("901:1", ten, 901, 1)
+    await applier.apply("901:2", Application(st_invoice_id=2, amount=Decimal("10.00")), 901, 2)
+    assert applied == [20]

@@ -190,6 +190,8 @@ class ExportFeed(Generic[M]):
             raise
         finally:
             if self._done and self._pending is not None and self._pending.done():
+                if not self._pending.cancelled():
+                    self._pending.exception()  # read, so asyncio does not log it as unseen
                 self._pending = None
 
     def _accept(self, page: ExportPage) -> tuple[ExportPage, str]:
