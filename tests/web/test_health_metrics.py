@@ -39,7 +39,9 @@ async def test_readyz_is_503_when_the_store_is_gone(sqlite_store: Store, clock: 
     from ml_connector.store.engine import create_store_engine
 
     await sqlite_store.engine.dispose()
-    sqlite_store.engine = create_store_engine("sqlite:////nonexistent/dir/x.db")
+    # a database server that refuses the connection (nothing listens on port 1): no SQLite worker
+    # thread is left behind to outlive the test's event loop
+    sqlite_store.engine = create_store_engine("postgresql+psycopg://nobody@127.0.0.1:1/gone")
     async with _client(app) as client:
         response = await client.get("/readyz")
     assert response.status_code == 503
