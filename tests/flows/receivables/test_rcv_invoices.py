@@ -271,6 +271,21 @@ async def test_a_posted_invoice_stays_unchanged_when_its_fusion_account_is_close
     assert str(ident) in summary.ids[Outcome.UNCHANGED]
 
 
+class FailingCreates:
+    """Fusion answers 503 (nothing taken) to every create of one invoice while ``failing``."""
+
+    def __init__(self, ctx: Any, victim: str) -> None:
+        self.original = ctx.fusion.create_invoice
+        self.victim = victim
+        self.failing = True
+        ctx.fusion.create_invoice = self
+
+    async def __call__(self, payload: Any) -> Any:
+        if self.failing and payload["CrossReference"] == self.victim:
+            raise RetriableError("Fusion answered 503 before taking the request")
+        return await self.original(payload)
+
+
 async def test_a_transient_failure_is_parked_in_the_inbox_and_the_token_moves_on(
     h: Harness,
 ) -> None:
@@ -278,16 +293,8 @@ async def test_a_transient_failure_is_parked_in_the_inbox_and_the_token_moves_on
     transiently only once the record is parked in the inbox (same transaction); the inbox worker
     posts it after its delay, and the next polling run does not read the feed again."""
     ctx = h.ctx()
-    original = ctx.fusion.create_invoice
     victim = str(sorted(h.dataset.expected.invoices.eligible)[3])
-    failing = True
-
-    async def flaky(payload: Any) -> Any:
-        if failing and payload["CrossReference"] == victim:
-            raise RetriableError("Fusion answered 503 before taking the request")
-        return await original(payload)
-
-    ctx.fusion.create_invoice = flaky  # type: ignore[method-assign]
+    creates = FailingCreates(ctx, victim)
     first = await InvoiceFlow(ctx).run()
     assert first.failed == 1
     assert first.created == len(h.dataset.expected.invoices.eligible) - 1
@@ -300,7 +307,7 @@ async def test_a_transient_failure_is_parked_in_the_inbox_and_the_token_moves_on
     ]
     # not before its delay
     assert (await InboxWorker(ctx=h.ctx()).drain()).claimed == 0
-    failing = False
+    creates.failing = False
     h.later(DELAY_SECONDS)
     worker = InboxWorker(ctx=ctx)
     drained = await worker.drain()
@@ -317,15 +324,8 @@ async def test_a_record_that_keeps_failing_goes_to_attention_through_its_parked_
     """Decision 0012: parking does not retry for ever: the record's attempt limit still applies
     and the last failure opens attention ``retries_exhausted``; the inbox item then completes."""
     ctx = h.ctx()
-    original = ctx.fusion.create_invoice
     victim = str(sorted(h.dataset.expected.invoices.eligible)[0])
-
-    async def broken(payload: Any) -> Any:
-        if payload["CrossReference"] == victim:
-            raise RetriableError("Fusion answered 503 before taking the request")
-        return await original(payload)
-
-    ctx.fusion.create_invoice = broken  # type: ignore[method-assign]
+    FailingCreates(ctx, victim)
     await InvoiceFlow(ctx).run()
     worker = InboxWorker(ctx=ctx)
     for _ in range(ctx.max_attempts - 1):
@@ -345,15 +345,8 @@ async def test_a_parked_record_whose_fetch_keeps_failing_reaches_attention(h: Ha
     If fetching it by id keeps failing (its attempt never runs, so its own limit never counts),
     the item's last failure opens attention ``retries_exhausted`` in the same transaction."""
     ctx = h.ctx()
-    original = ctx.fusion.create_invoice
     victim = str(sorted(h.dataset.expected.invoices.eligible)[1])
-
-    async def flaky(payload: Any) -> Any:
-        if payload["CrossReference"] == victim:
-            raise RetriableError("Fusion answered 503 before taking the request")
-        return await original(payload)
-
-    ctx.fusion.create_invoice = flaky  # type: ignore[method-assign]
+    FailingCreates(ctx, victim)
     await InvoiceFlow(ctx).run()
 
     async def unreachable(_ids: Any) -> Any:
