@@ -243,6 +243,24 @@ class ScheduleSettings(_Model):
     )
 
 
+class RetrySettings(_Model):
+    """When a record that keeps failing transiently (5xx, 429, timeouts, lost answers) goes to
+    attention ``retries_exhausted``: after ``record_attempts`` failures in a row *and*
+    ``record_hours`` since the first of them. Until then it is retried: the next run rereads it
+    (suppliers, POs, receipts) or the inbox retries it with backoff up to an hour (invoices,
+    payments, webhook events)."""
+
+    record_attempts: int = Field(
+        default=5, ge=1, le=1000, description="Transient failures in a row of one record."
+    )
+    record_hours: float = Field(
+        default=6.0,
+        ge=0,
+        le=168,
+        description="Hours since the record's first failure in the row (0: count tries only).",
+    )
+
+
 class ConnectionSettings(_Model):
     """A Fusion pod paired with a ServiceTitan tenant."""
 
@@ -252,6 +270,7 @@ class ConnectionSettings(_Model):
     fusion: FusionSettings
     servicetitan: ServiceTitanSettings
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    retries: RetrySettings = Field(default_factory=RetrySettings)
     mapping: MappingConfig = Field(default_factory=MappingConfig)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -192,18 +193,29 @@ async def test_transient_failures_hold_the_cursor_and_retry_next_run(h: Harness)
     assert set(ours(h)) == {str(i) for i in h.dataset.expected.suppliers.eligible}
 
 
-async def test_a_record_failing_max_attempts_times_goes_to_attention(h: Harness) -> None:
+async def test_a_record_goes_to_attention_after_max_attempts_and_the_retry_window(
+    h: Harness,
+) -> None:
+    """Settings ``retries``: tries *and* time. Two quick failures (``max_attempts`` 2) within the
+    window are bad luck, retried next run; once the first failure is ``retry_window`` old, the
+    next failure opens attention ``retries_exhausted``."""
+    window = timedelta(hours=6)
     h.sandbox.st_app.set_config(FaultConfig(seed=1, rate_5xx=1.0))
-    await SupplierFlow(h.ctx(max_attempts=2)).run()
+    await SupplierFlow(h.ctx(max_attempts=2, retry_window=window)).run()
     h.later()
-    second = await SupplierFlow(h.ctx(max_attempts=2)).run()
-    h.sandbox.st_app.set_config(FaultConfig())
+    second = await SupplierFlow(h.ctx(max_attempts=2, retry_window=window)).run()
     eligible = {str(i) for i in h.dataset.expected.suppliers.eligible}
-    assert set(second.ids[Outcome.ATTENTION]) >= eligible
+    assert not set(second.ids[Outcome.ATTENTION]) & eligible
+    assert set(second.ids[Outcome.FAILED]) >= eligible
+    h.later(window.total_seconds())
+    third = await SupplierFlow(h.ctx(max_attempts=2, retry_window=window)).run()
+    h.sandbox.st_app.set_config(FaultConfig())
+    assert set(third.ids[Outcome.ATTENTION]) >= eligible
     async with h.store.transaction() as tx:
         item = await tx.attention.find_active("default", FLOW, next(iter(eligible)))
         assert item is not None
         assert item.reason == "retries_exhausted"
+        assert "failed 3 times in a row since" in item.message
         assert (await tx.cursors.get("default", FLOW)).watermark is not None
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from ml_connector.clock import FakeClock
 from ml_connector.errors import ConfigError
+from ml_connector.runtime.clients import ConnectionClients
 from ml_connector.settings import STEnvironment, load_config, resolve_config_path
 from ml_connector.starter import render_starter
 
@@ -95,3 +99,25 @@ def test_config_path_resolution(tmp_path: Path) -> None:
         == (tmp_path / "b.toml").resolve()
     )
     assert resolve_config_path(None, {}).name == "ml-connector.toml"
+
+
+def test_retry_limits_reach_every_flow_context(tmp_path: Path) -> None:
+    """Decision 0013: ``retries`` per connection → the records' attempt limit and window."""
+    loaded = load_config(
+        _write(tmp_path, render_starter("g")),
+        environ={
+            "ML_CONNECTOR_CONNECTIONS__DEFAULT__RETRIES__RECORD_ATTEMPTS": "7",
+            "ML_CONNECTOR_CONNECTIONS__DEFAULT__RETRIES__RECORD_HOURS": "1.5",
+        },
+    )
+    name, conn = loaded.settings.connection(None)
+    clients = ConnectionClients(name, conn, fusion=cast(Any, None), servicetitan=cast(Any, None))
+    ctx = clients.flow_context(store=cast(Any, None), clock=FakeClock(), application_guid="g")
+    assert (ctx.max_attempts, ctx.retry_window) == (7, timedelta(hours=1, minutes=30))
+    default = load_config(_write(tmp_path, render_starter("g")), environ={}).settings
+    assert default.connections["default"].retries.record_hours == 6.0
+    with pytest.raises(ConfigError, match="record_hours"):
+        load_config(
+            _write(tmp_path, render_starter("g")),
+            environ={"ML_CONNECTOR_CONNECTIONS__DEFAULT__RETRIES__RECORD_HOURS": "-1"},
+        )

@@ -68,8 +68,11 @@ class FlowContext:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     progress: Progress | None = None
     overlap: timedelta = DEFAULT_OVERLAP
-    #: transient failures of one record before it goes to attention
+    #: transient failures in a row of one record before it goes to attention …
     max_attempts: int = 5
+    #: … and how long since the first of them: both must be reached (under a steady rate of
+    #: faults a few quick failures are bad luck, not an outage; settings ``retries``)
+    retry_window: timedelta = timedelta(hours=6)
     #: records of one page in flight at once: ServiceTitan at ~150 ms a request needs about 8
     #: to use its 50 requests/s (the client's limiter keeps the rate)
     concurrency: int = 8
@@ -243,7 +246,8 @@ async def attempt(
 
     ``work`` writes its own success (link, audit, intents — in one transaction). Here: a record
     that needs a person → attention + audit; a transient failure → audit ``fail`` and read again
-    next run, until ``max_attempts`` → attention; a refusal retrying cannot fix → attention with
+    next run, until it has failed ``max_attempts`` times in a row over at least ``retry_window``
+    → attention ``retries_exhausted``; a refusal retrying cannot fix → attention with
     the target's message. Anything else (a bad credential, a bug, a crash) ends the run (the
     pending write intent makes the next run look the record up before writing again).
     """
@@ -256,13 +260,17 @@ async def attempt(
         summary.count(Outcome.ATTENTION, record.source_id)
         return True
     except (RetriableError, MaybeCommittedError) as exc:
-        failures = await _failures(ctx, record) + 1
-        if failures >= ctx.max_attempts:
+        earlier, since = await _failures(ctx, record)
+        failures = earlier + 1
+        now = ctx.clock.now()
+        first = since or now
+        if failures >= ctx.max_attempts and now - first >= ctx.retry_window:
             await _to_attention(
                 ctx,
                 record,
                 "retries_exhausted",
-                f"failed {failures} times in a row, last: {exc}",
+                f"failed {failures} times in a row since {first.isoformat(timespec='seconds')}, "
+                f"last: {exc}",
                 "check the target system's availability, then replay",
                 exc,
             )
@@ -287,18 +295,19 @@ async def attempt(
     return True
 
 
-async def _failures(ctx: FlowContext, record: Attempt) -> int:
-    """Consecutive ``fail`` rows of this record since its last other outcome."""
+async def _failures(ctx: FlowContext, record: Attempt) -> tuple[int, datetime | None]:
+    """Consecutive ``fail`` rows of this record since its last other outcome, and when the first
+    of them ended (None when there are none)."""
     async with ctx.store.transaction() as tx:
         history = await tx.audit.history(ctx.connection, record.flow, record.source_id)
-    count = 0
+    count, first = 0, None
     for row in sorted(history, key=lambda r: r.id, reverse=True):
         if row.dry_run:
             continue
         if row.action != AuditAction.FAIL:
             break
-        count += 1
-    return count
+        count, first = count + 1, ensure_aware(row.ended_at)
+    return count, first
 
 
 async def _to_attention(

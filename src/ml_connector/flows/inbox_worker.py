@@ -10,7 +10,8 @@ Per claimed item (leases from the injected clock, so a crashed worker's items co
 - unknown entity types or a missing/malformed entity id → ``ignore`` with the reason (kept, visible);
 - a record that no longer exists in ServiceTitan → ``ignore``;
 - a transient failure (fetch, or the record's attempt held back) → ``retry_later`` with exponential
-  backoff, until ``max_attempts`` → ``fail``, and the record goes to attention
+  backoff (10 s doubling to an hour), until the item has been tried ``max_attempts`` times *and*
+  ``ctx.retry_window`` has passed since it was received → ``fail``, and the record goes to attention
   ``retries_exhausted`` in the same transaction unless it is there already (a parked retry may be
   all that still points at it, and a record whose fetch kept failing never reached its own limit);
 - otherwise ``complete`` — only after the record's writes are durable (``sync`` returns after its
@@ -67,6 +68,12 @@ class InboxWorker:
     def backoff(self, attempts: int) -> float:
         """Seconds before the next try after ``attempts`` tries: 10 s, 20 s, 40 s … capped."""
         return float(min(self.max_delay, self.base_delay * 2 ** max(0, attempts - 1)))
+
+    def exhausted(self, item: InboxItem) -> bool:
+        """Tried enough times over long enough to give up on (tries and time, as a record's own
+        limit: under steady faults a few quick failures are bad luck, not an outage)."""
+        age = self.ctx.clock.now() - item.received_at
+        return item.attempts >= self.max_attempts and age >= self.ctx.retry_window
 
     async def drain(self, *, max_rounds: int = 1000) -> WorkerSummary:
         """Process due items until none is left (items retried later are not waited for)."""
@@ -164,7 +171,7 @@ class InboxWorker:
     async def _retry(self, item: InboxItem, total: WorkerSummary, error: str) -> None:
         ctx = self.ctx
         async with ctx.store.transaction() as tx:
-            if item.attempts >= self.max_attempts:
+            if self.exhausted(item):
                 await tx.inbox.fail(item.id, worker=self.worker_id, error=error[:2000])
                 # The item may be all that still points at the record (a parked retry: the feed
                 # has moved past it), and a record whose fetch kept failing never reached its own
@@ -180,7 +187,8 @@ class InboxWorker:
                         source_id=source_id,
                         reason="retries_exhausted",
                         message=f"{item.entity_type} {source_id}: inbox item {item.id} "
-                        f"({item.origin}) failed {item.attempts} times, last: {error[:500]}",
+                        f"({item.origin}) failed {item.attempts} times since "
+                        f"{item.received_at.isoformat(timespec='seconds')}, last: {error[:500]}",
                         suggestion="check ServiceTitan's and Fusion's availability, then replay",
                     )
                 total.failed += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -32,6 +33,9 @@ class ConnectionClients:
         self, *, store: Store, clock: Clock, application_guid: str, **options: Any
     ) -> FlowContext:
         """The context one run of a flow needs, on these clients (``options``: dry_run, progress…)."""
+        retries = self.settings.retries
+        options.setdefault("max_attempts", retries.record_attempts)
+        options.setdefault("retry_window", timedelta(hours=retries.record_hours))
         return FlowContext(
             connection=self.name,
             settings=self.settings,

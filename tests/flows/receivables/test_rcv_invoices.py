@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -321,16 +322,26 @@ async def test_a_transient_failure_is_parked_in_the_inbox_and_the_token_moves_on
 async def test_a_record_that_keeps_failing_goes_to_attention_through_its_parked_retries(
     h: Harness,
 ) -> None:
-    """Decision 0012: parking does not retry for ever: the record's attempt limit still applies
-    and the last failure opens attention ``retries_exhausted``; the inbox item then completes."""
+    """Decision 0012: parking does not retry for ever: the record's limit still applies (tries
+    *and* time: 5 failures in a row over at least 6 hours), and the failure that reaches it opens
+    attention ``retries_exhausted``; the inbox item then completes."""
     ctx = h.ctx()
+    assert (ctx.max_attempts, ctx.retry_window) == (5, timedelta(hours=6))
     victim = str(sorted(h.dataset.expected.invoices.eligible)[0])
     FailingCreates(ctx, victim)
-    await InvoiceFlow(ctx).run()
+    await InvoiceFlow(ctx).run()  # failure 1
     worker = InboxWorker(ctx=ctx)
-    for _ in range(ctx.max_attempts - 1):
+
+    async def exhausted() -> bool:
+        async with h.store.transaction() as tx:
+            return await tx.attention.find_active("default", FLOW, victim) is not None
+
+    for _hour in range(1, 6):  # failures 2…6, an hour apart: 5 tries reached, not 6 hours
         h.clock.advance(worker.max_delay)
         await worker.drain()
+        assert not await exhausted()
+    h.clock.advance(worker.max_delay)  # 6 hours after the first failure
+    await worker.drain()
     async with h.store.transaction() as tx:
         items = await tx.inbox.list(connection="default")
         item = await tx.attention.find_active("default", FLOW, victim)
@@ -343,7 +354,9 @@ async def test_a_record_that_keeps_failing_goes_to_attention_through_its_parked_
 async def test_a_parked_record_whose_fetch_keeps_failing_reaches_attention(h: Harness) -> None:
     """Decision 0012: the parked item is all that points at the record once the token moved on.
     If fetching it by id keeps failing (its attempt never runs, so its own limit never counts),
-    the item's last failure opens attention ``retries_exhausted`` in the same transaction."""
+    the item's last failure opens attention ``retries_exhausted`` in the same transaction. Like
+    the record's own limit it counts time as well as tries: ``max_attempts`` tries at their
+    backoff (10 s doubling, 42 minutes in all) are not enough before ``retry_window`` (6 h)."""
     ctx = h.ctx()
     victim = str(sorted(h.dataset.expected.invoices.eligible)[1])
     FailingCreates(ctx, victim)
@@ -354,9 +367,21 @@ async def test_a_parked_record_whose_fetch_keeps_failing_reaches_attention(h: Ha
 
     ctx.servicetitan.invoices_by_ids = unreachable  # type: ignore[method-assign]
     worker = InboxWorker(ctx=ctx)
-    for _ in range(worker.max_attempts):
+    h.clock.advance(DELAY_SECONDS)
+    for tries in range(1, worker.max_attempts + 1):
+        summary = await worker.drain()
+        assert (summary.retried, summary.failed) == (1, 0)
+        h.clock.advance(worker.backoff(tries))
+    async with h.store.transaction() as tx:
+        (pending,) = await tx.inbox.list(connection="default")
+    assert pending.state is InboxState.PENDING
+    assert pending.attempts == worker.max_attempts
+    for _hour in range(12):  # hourly tries from here on, until the window has passed
+        if (await worker.drain()).failed:
+            break
+        assert ctx.clock.now() - pending.received_at < ctx.retry_window
         h.clock.advance(worker.max_delay)
-        await worker.drain()
+    assert ctx.clock.now() - pending.received_at >= ctx.retry_window
     async with h.store.transaction() as tx:
         items = await tx.inbox.list(connection="default")
         item = await tx.attention.find_active("default", FLOW, victim)
