@@ -20,6 +20,10 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
+#: source ids kept per outcome in a :class:`RunSummary`
+IDS_KEPT = 10_000
+
+
 @dataclass(kw_only=True)
 class RunSummary:
     flow: str
@@ -35,12 +39,16 @@ class RunSummary:
     skipped: int = 0
     attention: int = 0
     failed: int = 0
-    #: source ids per outcome, so tests and the CLI can say *which* records went where
+    #: source ids per outcome, so tests and the CLI can say *which* records went where: the
+    #: first :data:`IDS_KEPT` of each (the counts above are whole; a run over a million records
+    #: keeps its memory flat)
     ids: dict[Outcome, list[str]] = field(default_factory=dict)
 
     def count(self, outcome: Outcome, source_id: str) -> None:
         setattr(self, outcome.value, getattr(self, outcome.value) + 1)
-        self.ids.setdefault(outcome, []).append(source_id)
+        kept = self.ids.setdefault(outcome, [])
+        if len(kept) < IDS_KEPT:
+            kept.append(source_id)
 
     @property
     def writes(self) -> int:

@@ -7,7 +7,6 @@ normalise it: money to :class:`~decimal.Decimal` (never float), timestamps to aw
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -22,6 +21,15 @@ class Lenient(BaseModel):
 
 
 def _money(value: Any) -> Any:
+    if type(value) is str:
+        # the usual form, "145.00": Decimal reads it as it is (surrounding blanks included)
+        try:
+            parsed = Decimal(value)
+        except InvalidOperation:
+            return _money_text(value)
+        if not parsed.is_finite():
+            raise ValueError(f"{value!r} is not a finite amount")
+        return parsed
     if value is None or isinstance(value, Decimal):
         return value
     if isinstance(value, bool):
@@ -31,54 +39,57 @@ def _money(value: Any) -> Any:
     if isinstance(value, float):
         return Decimal(repr(value))
     if isinstance(value, str):
-        text = value.strip().replace(",", "")
-        if not text:
-            return None
-        try:
-            parsed = Decimal(text)
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not an amount") from None
-        if not parsed.is_finite():
-            raise ValueError(f"{value!r} is not a finite amount")
-        return parsed
+        return _money_text(value)
     raise ValueError(f"{value!r} is not an amount")
+
+
+def _money_text(value: str) -> Decimal | None:
+    """Text Decimal does not read as it is: blank, or with thousands separators."""
+    text = value.strip().replace(",", "")
+    if not text:
+        return None
+    try:
+        parsed = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+    if not parsed.is_finite():
+        raise ValueError(f"{value!r} is not a finite amount")
+    return parsed
 
 
 Money = Annotated[Decimal, BeforeValidator(_money)]
 
 
-_PLAIN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)\Z")
-
-
 def parse_timestamp(value: Any) -> Any:
-    """ISO-8601 with ``Z`` or an offset and up to 7 fractional digits; naive values are refused."""
+    """ISO-8601 with ``Z`` or an offset and any number of fractional digits (ServiceTitan sends 7;
+    beyond 6 they are cut, not rounded); naive values are refused."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         parsed = value
-    elif isinstance(value, str) and _PLAIN.match(value):
-        # the usual shape, "2026-11-02T12:00:00.123+00:00" or "…Z" with at most 6 digits after
-        # the point: fromisoformat (C) reads it as it is
-        parsed = datetime.fromisoformat(value)
     elif isinstance(value, str):
-        text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-        if "." in text:
-            head, _, rest = text.partition(".")
-            digits = ""
-            i = 0
-            while i < len(rest) and rest[i].isdigit():
-                digits += rest[i]
-                i += 1
-            text = f"{head}.{(digits + '000000')[:6]}{rest[i:]}"
         try:
-            parsed = datetime.fromisoformat(text)
+            # the usual shapes ("…T12:00:00.1234567Z", "…+00:00"): fromisoformat (C) reads them
+            parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not an ISO-8601 timestamp") from None
+            parsed = _timestamp_text(value)
     else:
         raise ValueError(f"{value!r} is not a timestamp")
     if parsed.tzinfo is None:
         raise ValueError(f"{value!r} has no time zone (naive timestamps are refused)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value!r} is out of range in UTC") from None
+
+
+def _timestamp_text(value: str) -> datetime:
+    """What fromisoformat refuses as sent: surrounding blanks, a lower-case ``z``."""
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO-8601 timestamp") from None
 
 
 UtcDateTime = Annotated[datetime, BeforeValidator(parse_timestamp)]
@@ -121,8 +132,8 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 
 def _text(value: Any) -> Any:
     """Enums arrive as names or as integers (reference §11.8): keep either as text."""
-    if value is None:
-        return None
+    if value is None or type(value) is str:
+        return value
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int | float | Decimal):
@@ -134,6 +145,8 @@ LooseStr = Annotated[str, BeforeValidator(_text)]
 
 
 def _id(value: Any) -> Any:
+    if type(value) is int:
+        return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return value

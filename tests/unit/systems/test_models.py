@@ -50,7 +50,41 @@ def test_st_inventory_money_numbers() -> None:
     assert po.items[0].quantity == Decimal(3)
 
 
-@pytest.mark.parametrize("bad", ["2021-07-19T20:35:38", "not a date", "2021-13-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    ("sent", "parsed"),
+    [
+        ("2021-07-19T20:35:38.2876004Z", datetime(2021, 7, 19, 20, 35, 38, 287600, tzinfo=UTC)),
+        ("2021-07-19T20:35:38.123456789+02:00", datetime(2021, 7, 19, 18, 35, 38, 123456, UTC)),
+        (" 2021-07-19T20:35:38z ", datetime(2021, 7, 19, 20, 35, 38, tzinfo=UTC)),
+        ("2021-07-19T20:35:38.5-05:30", datetime(2021, 7, 20, 2, 5, 38, 500000, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_in_every_shape_sent_become_utc(sent: str, parsed: datetime) -> None:
+    """servicetitan-api.md §3: 7 fractional digits are cut to 6 (never rounded), offsets and a
+    lower-case or padded ``Z`` read, the result is UTC."""
+    payment = st.Payment.model_validate({"id": 1, "modifiedOn": sent})
+    assert payment.modifiedOn == parsed
+    assert payment.modifiedOn is not None
+    assert payment.modifiedOn.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("sent", "parsed"),
+    [
+        (" 12.50 ", Decimal("12.50")),
+        ("1,234.5", Decimal("1234.5")),
+        ("-0.01", Decimal("-0.01")),
+    ],
+)
+def test_amounts_as_text_in_every_shape_sent(sent: str, parsed: Decimal) -> None:
+    invoice = st.Invoice.model_validate({"id": 1, "total": sent})
+    assert invoice.total == parsed
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["2021-07-19T20:35:38", "not a date", "2021-13-01T00:00:00Z", "0001-01-01T00:00:00+01:00"],
+)
 def test_naive_or_malformed_timestamps_are_refused(bad: str) -> None:
     with pytest.raises(ValidationError):
         st.Payment.model_validate({"id": 1, "modifiedOn": bad})
