@@ -96,6 +96,36 @@ async def test_pending_intents_of_many_keys_at_once(store: Store) -> None:
     assert found == {"supplier:1": made["supplier:1"], "supplier:2": made["supplier:2"]}
 
 
+async def test_pending_intents_by_key_suffix(store: Store) -> None:
+    """The applications' check for another unsettled application to the same Fusion invoice: the
+    suffix is matched literally (``%``/``_`` are not wildcards), other operations, flows and
+    settled intents are not returned."""
+    async with store.transaction() as tx:
+        made = {}
+        for flow, operation, key in (
+            ("payments", "apply", "application:7:300"),
+            ("payments", "apply", "application:8:300"),
+            ("payments", "apply", "application:9:1300"),
+            ("payments", "apply", "application:9:3%0"),
+            ("payments", "create", "receipt:300"),
+            ("invoices", "apply", "application:7:300"),
+            ("payments", "apply", "application:6:300"),
+        ):
+            made[(flow, key)] = await tx.writes.record_intent(
+                connection="c1",
+                flow=flow,
+                target_system="fusion",
+                operation=operation,
+                business_key=key,
+                payload_hash="p",
+            )
+        await tx.writes.complete(made[("payments", "application:6:300")].id, target_id="1")
+        found = await tx.writes.pending_ending("c1", "payments", "apply", ":300")
+        wildcard = await tx.writes.pending_ending("c1", "payments", "apply", ":3%0")
+    assert [i.business_key for i in found] == ["application:7:300", "application:8:300"]
+    assert [i.business_key for i in wildcard] == ["application:9:3%0"]
+
+
 def _proposal(source_id: str, score: float) -> NewProposal:
     return NewProposal(
         connection="c1",

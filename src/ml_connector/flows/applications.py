@@ -104,10 +104,10 @@ class Applier:
             # balance is its evidence until it is settled, so nothing else is applied meanwhile
             unsettled = [
                 i.business_key
-                for i in await tx.writes.pending(ctx.connection, FLOW)
-                if i.operation == "apply"
-                and i.business_key != business_key
-                and i.business_key.rsplit(":", 1)[-1] == invoice_key
+                for i in await tx.writes.pending_ending(
+                    ctx.connection, FLOW, "apply", f":{invoice_key}"
+                )
+                if i.business_key != business_key
             ]
         if unsettled:
             raise RetriableError(

@@ -69,6 +69,24 @@ class WriteRepo(Repo):
             stmt = stmt.where(writes.c.business_key == business_key)
         return [_intent(r) for r in (await self._conn.execute(stmt)).all()]
 
+    async def pending_ending(
+        self, connection: str, flow: str, operation: str, suffix: str
+    ) -> list[WriteIntent]:
+        """Pending ``operation`` intents of ``flow`` whose business key ends with ``suffix``
+        (matched literally: ``%`` and ``_`` in it are not wildcards)."""
+        stmt = (
+            select(writes)
+            .where(
+                writes.c.connection == connection,
+                writes.c.flow == flow,
+                writes.c.state == WriteState.PENDING.value,
+                writes.c.operation == operation,
+                writes.c.business_key.endswith(suffix, autoescape=True),
+            )
+            .order_by(writes.c.id)
+        )
+        return [_intent(r) for r in (await self._conn.execute(stmt)).all()]
+
     async def pending_for(
         self, connection: str, flow: str, business_keys: Iterable[str]
     ) -> dict[str, list[WriteIntent]]:
