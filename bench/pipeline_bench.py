@@ -303,8 +303,7 @@ def write(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
                 else f" at {out['records']:,} records; 1,000,000 was NOT run: at "
                 f"{out['cpu'] * 1e6 / max(out['records'], 1):,.0f} µs of CPU per record (B4) it "
                 f"would take about {out['cpu'] / max(out['records'], 1) * 1e6 / 3600:.1f} hours "
-                "of CPU. RSS stays flat past the first page except for the run summary's list of "
-                "source ids (one short string per record, about 60 MB at 1,000,000)."
+                "of CPU."
             )
             + "\n",
         )

@@ -25,6 +25,12 @@ MALFORMED = [
     pytest.param(b"", "body is not JSON", id="empty"),
     pytest.param(b"\xff\xfe{\x00\x80 not utf-8", "not UTF-8", id="non-utf8"),
     pytest.param(b"<html><body>502 Bad Gateway</body></html>", "not JSON", id="html"),
+    pytest.param(
+        b'{"eventType": "invoice.updated", "data": {"id": ' + b"9" * 5000 + b"}}",
+        "number too long",
+        id="5000-digit-int",
+    ),
+    pytest.param(b"[" * 30_000 + b"]" * 30_000, "nested too deeply", id="deep-nesting"),
 ]
 
 

@@ -64,7 +64,15 @@ async def test_metrics_expose_api_calls_and_queue_sizes(
                     origin="webhook",
                     event_key="k1",
                     event_type="invoice.updated",
-                )
+                ),
+                # waiting out a retry backoff: pending, but not lagging (decision 0013)
+                NewInboxEvent(
+                    connection="default",
+                    origin="retry",
+                    event_key="k2",
+                    event_type="invoice.retry",
+                    delay_seconds=3600,
+                ),
             ]
         )
         await tx.attention.open(
@@ -87,5 +95,5 @@ async def test_metrics_expose_api_calls_and_queue_sizes(
     assert 'mlc_token_refreshes_total{system="servicetitan"} 1.0' in text
     assert 'mlc_errors_total{connection="default",flow="invoices"} 1.0' in text
     assert 'mlc_attention_open{connection="default"} 1.0' in text
-    assert "mlc_inbox_pending 1.0" in text
+    assert "mlc_inbox_pending 2.0" in text
     assert "mlc_inbox_lag_seconds 30.0" in text

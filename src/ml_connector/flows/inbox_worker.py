@@ -11,7 +11,7 @@ Per claimed item (leases from the injected clock, so a crashed worker's items co
 - a record that no longer exists in ServiceTitan → ``ignore``;
 - a transient failure (fetch, or the record's attempt held back) → ``retry_later`` with exponential
   backoff (10 s doubling to an hour), until the item has been tried ``max_attempts`` times *and*
-  ``ctx.retry_window`` has passed since it was received → ``fail``, and the record goes to attention
+  ``ctx.retry_window`` has passed since its first failed try → ``fail``, and the record goes to attention
   ``retries_exhausted`` in the same transaction unless it is there already (a parked retry may be
   all that still points at it, and a record whose fetch kept failing never reached its own limit);
 - otherwise ``complete`` — only after the record's writes are durable (``sync`` returns after its
@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 
 from ml_connector.errors import RetriableError
 from ml_connector.store.records import InboxItem
+from ml_connector.store.states import AuditAction
 
-from .base import FlowContext, sync_each
+from .base import Attempt, FlowContext, sync_each
 from .invoices import InvoiceFlow
 from .payments import PaymentFlow
 from .summary import RunSummary
@@ -72,7 +73,8 @@ class InboxWorker:
     def exhausted(self, item: InboxItem) -> bool:
         """Tried enough times over long enough to give up on (tries and time, as a record's own
         limit: under steady faults a few quick failures are bad luck, not an outage)."""
-        age = self.ctx.clock.now() - item.received_at
+        now = self.ctx.clock.now()
+        age = now - (item.first_failed_at or now)
         return item.attempts >= self.max_attempts and age >= self.ctx.retry_window
 
     async def drain(self, *, max_rounds: int = 1000) -> WorkerSummary:
@@ -180,6 +182,23 @@ class InboxWorker:
                 source_id = (item.entity_id or "").strip()
                 active = await tx.attention.find_active(ctx.connection, flow, source_id)
                 if active is None and not ctx.dry_run:
+                    # the audit row ends the record's streak of failures: a later failure (a
+                    # replay, a webhook days on) starts a new one instead of counting this one
+                    await tx.audit.append(
+                        Attempt(
+                            flow=flow,
+                            source_system="servicetitan",
+                            source_id=source_id,
+                            source_version=None,
+                            target_system="fusion",
+                            started_at=ctx.clock.now(),
+                        ).audit(
+                            ctx,
+                            AuditAction.ATTENTION,
+                            error=RetriableError(error[:2000]),
+                            response={"reason": "retries_exhausted", "inbox_item": item.id},
+                        )
+                    )
                     await tx.attention.open(
                         connection=ctx.connection,
                         flow=flow,
@@ -188,7 +207,8 @@ class InboxWorker:
                         reason="retries_exhausted",
                         message=f"{item.entity_type} {source_id}: inbox item {item.id} "
                         f"({item.origin}) failed {item.attempts} times since "
-                        f"{item.received_at.isoformat(timespec='seconds')}, last: {error[:500]}",
+                        f"{(item.first_failed_at or ctx.clock.now()).isoformat(timespec='seconds')}"
+                        f", last: {error[:500]}",
                         suggestion="check ServiceTitan's and Fusion's availability, then replay",
                     )
                 total.failed += 1
@@ -198,5 +218,6 @@ class InboxWorker:
                     worker=self.worker_id,
                     delay_seconds=self.backoff(item.attempts),
                     error=error[:2000],
+                    first_failed_at=item.first_failed_at,
                 )
                 total.retried += 1

@@ -21,7 +21,7 @@ class Outcome(StrEnum):
 
 
 #: source ids kept per outcome in a :class:`RunSummary`
-IDS_KEPT = 10_000
+IDS_KEPT = 100_000
 
 
 @dataclass(kw_only=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from ml_connector.store import Store
 from ml_connector.store.schema import attention, inbox
@@ -53,7 +53,9 @@ class Metrics:
         )
         self.inbox_pending = Gauge("mlc_inbox_pending", "Inbox items waiting", registry=r)
         self.inbox_lag = Gauge(
-            "mlc_inbox_lag_seconds", "Age of the oldest waiting inbox item", registry=r
+            "mlc_inbox_lag_seconds",
+            "How long the oldest due inbox item has waited for a worker",
+            registry=r,
         )
         self.webhooks = Counter(
             "mlc_webhooks", "Webhook requests by outcome", ["outcome"], registry=r
@@ -93,9 +95,12 @@ class Metrics:
             ).all()
             pending, oldest = (
                 await tx.connection.execute(
-                    select(func.count(), func.min(inbox.c.received_at)).where(
-                        inbox.c.state == InboxState.PENDING.value
-                    )
+                    # lag: how long the oldest item that is due has waited for a worker since it
+                    # became due (an item waiting out its retry backoff is not lagging)
+                    select(
+                        func.count(),
+                        func.min(case((inbox.c.available_at <= now, inbox.c.available_at))),
+                    ).where(inbox.c.state == InboxState.PENDING.value)
                 )
             ).one()
         self.attention_open.clear()

@@ -51,6 +51,8 @@ class InboxItem:
     claimed_by: str | None
     lease_until: datetime | None
     last_error: str | None
+    #: when a try of this item first failed (None: no try failed yet)
+    first_failed_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

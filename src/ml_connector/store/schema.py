@@ -112,6 +112,8 @@ inbox = Table(
     Column("lease_until", UTCDateTime, nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
+    #: the first failed try: an item's retry window counts from here (decision 0013)
+    Column("first_failed_at", UTCDateTime, nullable=True),
     UniqueConstraint("connection", "event_key"),
     Index(None, "state", "available_at"),
 )

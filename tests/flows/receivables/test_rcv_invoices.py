@@ -354,9 +354,11 @@ async def test_a_record_that_keeps_failing_goes_to_attention_through_its_parked_
 async def test_a_parked_record_whose_fetch_keeps_failing_reaches_attention(h: Harness) -> None:
     """Decision 0012: the parked item is all that points at the record once the token moved on.
     If fetching it by id keeps failing (its attempt never runs, so its own limit never counts),
-    the item's last failure opens attention ``retries_exhausted`` in the same transaction. Like
-    the record's own limit it counts time as well as tries: ``max_attempts`` tries at their
-    backoff (10 s doubling, 42 minutes in all) are not enough before ``retry_window`` (6 h)."""
+    the item's last failure opens attention ``retries_exhausted`` in the same transaction, with an
+    audit row that ends the record's streak. Decision 0013: like the record's own limit it counts
+    time as well as tries, from the item's first *failed try* (not from when it was received: an
+    item that waited out an outage of the connector gets its full window): ``max_attempts`` tries
+    at their backoff (10 s doubling, 42 minutes in all) are not enough before 6 hours."""
     ctx = h.ctx()
     victim = str(sorted(h.dataset.expected.invoices.eligible)[1])
     FailingCreates(ctx, victim)
@@ -367,7 +369,8 @@ async def test_a_parked_record_whose_fetch_keeps_failing_reaches_attention(h: Ha
 
     ctx.servicetitan.invoices_by_ids = unreachable  # type: ignore[method-assign]
     worker = InboxWorker(ctx=ctx)
-    h.clock.advance(DELAY_SECONDS)
+    h.clock.advance(7 * 3600)  # the connector was down for 7 hours before the first try
+    first_try = ctx.clock.now()
     for tries in range(1, worker.max_attempts + 1):
         summary = await worker.drain()
         assert (summary.retried, summary.failed) == (1, 0)
@@ -376,19 +379,22 @@ async def test_a_parked_record_whose_fetch_keeps_failing_reaches_attention(h: Ha
         (pending,) = await tx.inbox.list(connection="default")
     assert pending.state is InboxState.PENDING
     assert pending.attempts == worker.max_attempts
+    assert pending.first_failed_at == first_try
     for _hour in range(12):  # hourly tries from here on, until the window has passed
         if (await worker.drain()).failed:
             break
-        assert ctx.clock.now() - pending.received_at < ctx.retry_window
+        assert ctx.clock.now() - first_try < ctx.retry_window
         h.clock.advance(worker.max_delay)
-    assert ctx.clock.now() - pending.received_at >= ctx.retry_window
+    assert ctx.clock.now() - first_try >= ctx.retry_window
     async with h.store.transaction() as tx:
         items = await tx.inbox.list(connection="default")
         item = await tx.attention.find_active("default", FLOW, victim)
+        history = await tx.audit.history("default", FLOW, victim)
     assert [(i.origin, i.state) for i in items] == [("retry", InboxState.FAILED)]
     assert item is not None
     assert item.reason == "retries_exhausted"
     assert "ServiceTitan answered 503" in item.message
+    assert [r.action for r in history][-1] is AuditAction.ATTENTION
 
 
 async def lose_the_invoice_create(

@@ -42,6 +42,7 @@ def _item(row: Row[tuple[object, ...]]) -> InboxItem:
         claimed_by=m["claimed_by"],
         lease_until=m["lease_until"],
         last_error=m["last_error"],
+        first_failed_at=m["first_failed_at"],
     )
 
 
@@ -191,17 +192,26 @@ class InboxRepo(Repo):
         )
 
     async def retry_later(
-        self, item_id: int, *, worker: str, delay_seconds: float, error: str
+        self,
+        item_id: int,
+        *,
+        worker: str,
+        delay_seconds: float,
+        error: str,
+        first_failed_at: datetime | None = None,
     ) -> bool:
-        """Release the item for another attempt after ``delay_seconds``."""
+        """Release the item for another attempt after ``delay_seconds``; ``first_failed_at`` is
+        the claimed item's (None: this is its first failure, stamped now)."""
+        now = self._clock.now()
         return await self._finish(
             item_id,
             worker,
             state=InboxState.PENDING.value,
-            available_at=self._clock.now() + timedelta(seconds=delay_seconds),
+            available_at=now + timedelta(seconds=delay_seconds),
             claimed_by=None,
             lease_until=None,
             last_error=error,
+            first_failed_at=first_failed_at or now,
         )
 
     async def fail(self, item_id: int, *, worker: str, error: str) -> bool:

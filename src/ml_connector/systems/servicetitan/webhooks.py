@@ -97,6 +97,10 @@ def parse_event(body: bytes) -> WebhookEvent:
         raise MalformedEvent("body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise MalformedEvent(f"body is not JSON ({exc.msg} at position {exc.pos})") from None
+    except ValueError:  # an integer past Python's 4,300-digit conversion limit
+        raise MalformedEvent("body is not JSON ServiceTitan sends (a number too long)") from None
+    except RecursionError:
+        raise MalformedEvent("body is not JSON ServiceTitan sends (nested too deeply)") from None
     if not isinstance(payload, dict):
         raise MalformedEvent("body is not a JSON object")
     info = payload.get("__eventInfo")
