@@ -7,8 +7,9 @@ looks the record up by its business key and adopts it instead of writing twice.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, Select, select, update
 
 from ml_connector.store.records import WriteIntent
 from ml_connector.store.repos.base import Repo
@@ -74,16 +75,9 @@ class WriteRepo(Repo):
     ) -> list[WriteIntent]:
         """Pending ``operation`` intents of ``flow`` whose business key ends with ``suffix``
         (matched literally: ``%`` and ``_`` in it are not wildcards)."""
-        stmt = (
-            select(writes)
-            .where(
-                writes.c.connection == connection,
-                writes.c.flow == flow,
-                writes.c.state == WriteState.PENDING.value,
-                writes.c.operation == operation,
-                writes.c.business_key.endswith(suffix, autoescape=True),
-            )
-            .order_by(writes.c.id)
+        stmt = _pending_of(connection, flow).where(
+            writes.c.operation == operation,
+            writes.c.business_key.endswith(suffix, autoescape=True),
         )
         return [_intent(r) for r in (await self._conn.execute(stmt)).all()]
 
@@ -92,15 +86,7 @@ class WriteRepo(Repo):
     ) -> dict[str, list[WriteIntent]]:
         """:meth:`pending` for several business keys at once (a page's prefetch): the keys with
         pending intents, each with its intents oldest first; a key with none is absent."""
-        stmt = (
-            select(writes)
-            .where(
-                writes.c.connection == connection,
-                writes.c.flow == flow,
-                writes.c.state == WriteState.PENDING.value,
-            )
-            .order_by(writes.c.id)
-        )
+        stmt = _pending_of(connection, flow)
         found: dict[str, list[WriteIntent]] = {}
         async for row in self.rows_in(stmt, writes.c.business_key, business_keys):
             intent = _intent(row)
@@ -123,3 +109,16 @@ class WriteRepo(Repo):
 
     async def fail(self, intent_id: int, *, error: str) -> None:
         await self._set(intent_id, WriteState.FAILED, error=error)
+
+
+def _pending_of(connection: str, flow: str) -> Select[Any]:
+    """The pending intents of one flow, oldest first (narrowed further by the caller)."""
+    return (
+        select(writes)
+        .where(
+            writes.c.connection == connection,
+            writes.c.flow == flow,
+            writes.c.state == WriteState.PENDING.value,
+        )
+        .order_by(writes.c.id)
+    )
