@@ -32,11 +32,11 @@ from ml_connector.store.states import AuditAction
 from ml_connector.systems.servicetitan import models as st
 from ml_connector.systems.servicetitan.payloads import MarkExported
 
-from .base import Attempt, FlowContext, attempt, receivable_attempt, succeed, sync_each
+from .base import Attempt, FlowContext, attempt, receivable_attempt, succeed
 from .customers import CustomerResolver, ResolvedCustomer, remember
 from .exactly_once import create_once, finish
 from .ineligible import invoice_before_skip
-from .parking import park
+from .parking import sync_feed
 from .receivables_validation import ReceivablesValidator
 from .summary import Outcome, RunSummary
 
@@ -85,25 +85,16 @@ class InvoiceFlow:
     async def run(self, *, since: datetime | None = None, full: bool = False) -> RunSummary:
         ctx = self.ctx
         summary = self.new_summary()
-        start: str | datetime | None
-        if full:
-            start = None
-        elif since is not None:
-            start = since
-        else:
-            async with ctx.store.transaction() as tx:
-                start = (await tx.cursors.get(ctx.connection, FLOW)).token
-        async with ctx.servicetitan.invoice_feed(start) as feed:
-            async for batch in feed:
-                passed = await sync_each(
-                    ctx, batch.items, lambda i: self.sync(i, summary), key=lambda i: i.id
-                )
-                await self.mark_pending()
-                if not ctx.dry_run:
-                    failed = [i.id for i, ok in zip(batch.items, passed, strict=True) if not ok]
-                    async with ctx.store.transaction() as tx:
-                        await park(tx, ctx, ENTITY, failed)
-                        await tx.cursors.advance(ctx.connection, FLOW, token=batch.continue_from)
+        await sync_feed(
+            ctx,
+            flow=FLOW,
+            entity=ENTITY,
+            open_feed=ctx.servicetitan.invoice_feed,
+            sync=lambda i: self.sync(i, summary),
+            after_batch=self.mark_pending,
+            since=since,
+            full=full,
+        )
         summary.ended_at = ctx.clock.now()
         return summary
 

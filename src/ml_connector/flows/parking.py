@@ -15,12 +15,19 @@ write intent decides what is written, as for a duplicated webhook.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import TypeVar
 
 from ml_connector.store import Tx
 from ml_connector.store.records import NewInboxEvent
+from ml_connector.systems.servicetitan import models as st
+from ml_connector.systems.servicetitan.pagination import ExportFeed
 
-from .base import FlowContext
+from .base import FlowContext, sync_each
+
+#: the records of the export feeds
+R = TypeVar("R", st.Invoice, st.Payment)
 
 ORIGIN = "retry"
 #: seconds a parked record waits before the inbox worker tries it (its backoff doubles from there)
@@ -52,3 +59,39 @@ async def park(tx: Tx, ctx: FlowContext, entity: str, source_ids: Iterable[int |
     if events:
         await tx.inbox.enqueue(events)
     return len(events)
+
+
+async def sync_feed(
+    ctx: FlowContext,
+    *,
+    flow: str,
+    entity: str,
+    open_feed: Callable[[str | datetime | None], ExportFeed[R]],
+    sync: Callable[[R], Awaitable[bool]],
+    after_batch: Callable[[], Awaitable[object]],
+    since: datetime | None = None,
+    full: bool = False,
+) -> set[int]:
+    """One pass over an export feed (F4, F5): from the stored token (``since`` a time, ``full``
+    the start), each page's records synced side by side, then ``after_batch``, then the records
+    that failed parked and the token stored in one transaction. The ids read, returned."""
+    start: str | datetime | None
+    if full:
+        start = None
+    elif since is not None:
+        start = since
+    else:
+        async with ctx.store.transaction() as tx:
+            start = (await tx.cursors.get(ctx.connection, flow)).token
+    seen: set[int] = set()
+    async with open_feed(start) as feed:
+        async for batch in feed:
+            seen.update(r.id for r in batch.items)
+            passed = await sync_each(ctx, batch.items, sync, key=lambda r: r.id)
+            await after_batch()
+            if not ctx.dry_run:
+                failed = [r.id for r, ok in zip(batch.items, passed, strict=True) if not ok]
+                async with ctx.store.transaction() as tx:
+                    await park(tx, ctx, entity, failed)
+                    await tx.cursors.advance(ctx.connection, flow, token=batch.continue_from)
+    return seen

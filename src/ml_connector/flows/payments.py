@@ -35,11 +35,11 @@ from ml_connector.systems.servicetitan import models as st
 
 from . import invoices
 from .applications import APPLICATION, WAITING, Applier
-from .base import Attempt, FlowContext, attempt, receivable_attempt, succeed, sync_each
+from .base import Attempt, FlowContext, attempt, receivable_attempt, succeed
 from .customers import CustomerResolver, remember
 from .exactly_once import create_once, finish
 from .ineligible import settle_before_skip
-from .parking import park
+from .parking import sync_feed
 from .receivables_validation import ReceivablesValidator
 from .summary import Outcome, RunSummary
 
@@ -78,27 +78,16 @@ class PaymentFlow:
     async def run(self, *, since: datetime | None = None, full: bool = False) -> RunSummary:
         ctx = self.ctx
         summary = self.new_summary()
-        start: str | datetime | None
-        if full:
-            start = None
-        elif since is not None:
-            start = since
-        else:
-            async with ctx.store.transaction() as tx:
-                start = (await tx.cursors.get(ctx.connection, FLOW)).token
-        seen: set[int] = set()
-        async with ctx.servicetitan.payment_feed(start) as feed:
-            async for batch in feed:
-                seen.update(p.id for p in batch.items)
-                passed = await sync_each(
-                    ctx, batch.items, lambda p: self.sync(p, summary), key=lambda p: p.id
-                )
-                await self.mark_pending()
-                if not ctx.dry_run:
-                    failed = [p.id for p, ok in zip(batch.items, passed, strict=True) if not ok]
-                    async with ctx.store.transaction() as tx:
-                        await park(tx, ctx, ENTITY, failed)
-                        await tx.cursors.advance(ctx.connection, FLOW, token=batch.continue_from)
+        seen = await sync_feed(
+            ctx,
+            flow=FLOW,
+            entity=ENTITY,
+            open_feed=ctx.servicetitan.payment_feed,
+            sync=lambda p: self.sync(p, summary),
+            after_batch=self.mark_pending,
+            since=since,
+            full=full,
+        )
         await self.retry_waiting(summary, skip=seen)
         summary.ended_at = ctx.clock.now()
         return summary
