@@ -4,36 +4,17 @@ applied), the corrected file (exit 0, links made)."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import os
-import socket
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_kit import _cli, serving
 
 from ml_connector.sandbox.data.existing import ExistingTenant
-from ml_connector.sandbox.server import Sandbox, build_sandbox, serve_sandbox
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _cli(cwd: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ml_connector", *args,
-        cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+from ml_connector.sandbox.server import Sandbox, build_sandbox
 
 
 @dataclass
@@ -50,29 +31,9 @@ class Served:
 
 @pytest.fixture
 async def served() -> AsyncIterator[Served]:
-    fusion_port, st_port = _free_port(), _free_port()
     box = build_sandbox(existing_tenant=True)
-    started, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(
-        serve_sandbox(box, fusion_port=fusion_port, st_port=st_port, started=started, stop=stop)
-    )
-    await asyncio.wait_for(started.wait(), timeout=30)
-    fusion, st = f"http://127.0.0.1:{fusion_port}", f"http://127.0.0.1:{st_port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ML_CONNECTOR_")}
-    env.update(
-        {
-            "COLUMNS": "200",
-            "ML_CONNECTOR_CONNECTIONS__DEFAULT__FUSION__BASE_URL": fusion,
-            "ML_CONNECTOR_CONNECTIONS__DEFAULT__FUSION__TOKEN_URL": f"{fusion}/oauth2/v1/token",
-            "ML_CONNECTOR_CONNECTIONS__DEFAULT__SERVICETITAN__API_BASE_URL": st,
-            "ML_CONNECTOR_CONNECTIONS__DEFAULT__SERVICETITAN__TOKEN_URL": f"{st}/connect/token",
-        }
-    )
-    try:
+    async with serving(box) as env:
         yield Served(sandbox=box, env=env)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
 
 
 async def test_match_export_and_apply_from_the_command_line(served: Served, tmp_path: Path) -> None:

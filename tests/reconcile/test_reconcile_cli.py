@@ -2,72 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import os
-import socket
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from cli_kit import _cli, cli_env, serving
 
-from ml_connector.sandbox.server import Sandbox, build_sandbox, serve_sandbox
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ML_CONNECTOR_")}
-    env["COLUMNS"] = "250"
-    return env
-
-
-async def _cli(cwd: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ml_connector", *args,
-        cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+from ml_connector.sandbox.server import Sandbox, build_sandbox
 
 
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[dict[str, str], Sandbox]]:
-    fusion_port, st_port = _free_port(), _free_port()
-    sandbox = build_sandbox()
-    started, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(
-        serve_sandbox(sandbox, fusion_port=fusion_port, st_port=st_port, started=started, stop=stop)
-    )
-    await asyncio.wait_for(started.wait(), timeout=30)
-    fusion, st = f"http://127.0.0.1:{fusion_port}", f"http://127.0.0.1:{st_port}"
-    env = _env()
-    env.update(
-        {
-            "ML_CONNECTOR_CONNECTIONS__DEFAULT__FUSION__BASE_URL": fusion,
-            "ML_CONNECTOR_CONNECTIONS__DEFAULT__FUSION__TOKEN_URL": f"{fusion}/oauth2/v1/token",
-            "ML_CONNECTOR_CONNECTIONS__DEFAULT__SERVICETITAN__API_BASE_URL": st,
-            "ML_CONNECTOR_CONNECTIONS__DEFAULT__SERVICETITAN__TOKEN_URL": f"{st}/connect/token",
-        }
-    )
-    try:
-        yield env, sandbox
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
+    box = build_sandbox()
+    async with serving(box, columns=250) as env:
+        yield env, box
 
 
 @pytest.mark.parametrize("period", ["2026-13", "Nov 2026"])
 async def test_a_bad_period_exits_2_with_one_clear_line(tmp_path: Path, period: str) -> None:
-    code, out, err = await _cli(tmp_path, _env(), "reconcile", "--period", period)
+    code, out, err = await _cli(tmp_path, cli_env(250), "reconcile", "--period", period)
     assert code == 2
     assert out == ""
     assert f"error: --period {period!r} is not a month" in err
@@ -76,7 +32,7 @@ async def test_a_bad_period_exits_2_with_one_clear_line(tmp_path: Path, period: 
 
 
 async def test_the_period_is_required(tmp_path: Path) -> None:
-    code, _out, err = await _cli(tmp_path, _env(), "reconcile")
+    code, _out, err = await _cli(tmp_path, cli_env(250), "reconcile")
     assert code == 2
     assert "--period" in err
 
