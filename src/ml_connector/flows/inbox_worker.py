@@ -11,9 +11,10 @@ Per claimed item (leases from the injected clock, so a crashed worker's items co
 - a record that no longer exists in ServiceTitan → ``ignore``;
 - a transient failure (fetch, or the record's attempt held back) → ``retry_later`` with exponential
   backoff (10 s doubling to an hour), until the item has been tried ``max_attempts`` times *and*
-  ``ctx.retry_window`` has passed since its first failed try → ``fail``, and the record goes to attention
-  ``retries_exhausted`` in the same transaction unless it is there already (a parked retry may be
-  all that still points at it, and a record whose fetch kept failing never reached its own limit);
+  ``ctx.retry_window`` has passed since its first failed try (decision 0013) → ``fail``, and the
+  record goes to attention ``retries_exhausted`` in the same transaction unless it is there
+  already (a parked retry may be all that still points at it, and a record whose fetch kept
+  failing never reached its own limit);
 - otherwise ``complete`` — only after the record's writes are durable (``sync`` returns after its
   success transaction).
 
