@@ -29,8 +29,7 @@ async def _harness(clock: FakeClock, store: Store, **kw: Any) -> AsyncIterator[H
     try:
         yield harness
     finally:
-        for client in harness.clients:
-            await client.aclose()
+        await harness.aclose()
 
 
 @pytest.fixture

@@ -1,44 +1,19 @@
-"""Helpers for the flow tests: a seeded sandbox (both simulators in-process on the FakeClock), clients built the way production
-builds them, and a FlowContext factory over a migrated store."""
+"""Helpers for the flow tests: a seeded sandbox (both simulators in-process on the FakeClock),
+clients built the way production builds them, and a FlowContext factory over a migrated store
+(``sandbox_kit.InProcess``), with the ServiceTitan simulator's counters and a way to let time pass."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-import httpx
-
-from ml_connector.clock import FakeClock
-from ml_connector.flows.base import FlowContext
-from ml_connector.sandbox import credentials as sb
-from ml_connector.sandbox.data import sandbox_mapping
-from ml_connector.sandbox.data.manifest import DataSet
-from ml_connector.sandbox.server import Sandbox
 from ml_connector.sandbox.servicetitan.routing import STSim
-from ml_connector.secrets import Secret
-from ml_connector.settings import ConnectionSettings, FusionSettings, ServiceTitanSettings
-from ml_connector.store import Store
-from ml_connector.systems.fusion.client import FusionClient
-from ml_connector.systems.servicetitan.client import STClient
+from sandbox_kit import APP_GUID, InProcess, connection_settings
 
-APP_GUID = "0b7c2a9e-1111-4222-8333-444455556666"
-FUSION = "http://fusion.test"
-ST = "http://st.test"
+__all__ = ["APP_GUID", "Harness", "connection_settings"]
 
 
 @dataclass
-class Harness:
-    sandbox: Sandbox
-    clock: FakeClock
-    store: Store
-    settings: ConnectionSettings
-    clients: list[Any] = field(default_factory=list)
-
-    @property
-    def dataset(self) -> DataSet:
-        assert self.sandbox.dataset is not None
-        return self.sandbox.dataset
-
+class Harness(InProcess):
     @property
     def st_sim(self) -> STSim:
         sim: STSim = self.sandbox.st_app.app.state.servicetitan_sim  # type: ignore[attr-defined]
@@ -52,55 +27,6 @@ class Harness:
             if label.startswith(("POST ", "PATCH "))
         )
 
-    def table(self, name: str) -> list[dict[str, Any]]:
-        return self.sandbox.servicetitan.snapshot(name)
-
-    def ctx(self, *, dry_run: bool = False, **kw: Any) -> FlowContext:
-        fusion = FusionClient.from_settings(
-            self.settings.fusion,
-            secret=sb.FUSION_CLIENT_SECRET,
-            clock=self.clock,
-            transport=httpx.ASGITransport(app=self.sandbox.fusion_app),
-        )
-        st = STClient.from_settings(
-            self.settings.servicetitan,
-            client_secret=Secret(sb.SERVICETITAN_CLIENT_SECRET),
-            app_key=Secret(sb.SERVICETITAN_APP_KEY),
-            clock=self.clock,
-            transport=httpx.ASGITransport(app=self.sandbox.st_app),
-        )
-        self.clients += [fusion, st]
-        return FlowContext(
-            connection="default",
-            settings=self.settings,
-            application_guid=APP_GUID,
-            store=self.store,
-            clock=self.clock,
-            fusion=fusion,
-            servicetitan=st,
-            dry_run=dry_run,
-            **kw,
-        )
-
     def later(self, seconds: float = 60) -> None:
         """Let time pass: the run's upper bound is its start, so changes stamped 'now' wait."""
         self.clock.advance(seconds)
-
-
-def connection_settings(dataset: DataSet | None) -> ConnectionSettings:
-    return ConnectionSettings(
-        fusion=FusionSettings(
-            base_url=FUSION,
-            token_url=f"{FUSION}/oauth2/v1/token",
-            client_id=sb.FUSION_CLIENT_ID,
-            scope=sb.FUSION_SCOPE,
-        ),
-        servicetitan=ServiceTitanSettings(
-            environment="custom",
-            api_base_url=ST,
-            token_url=f"{ST}/connect/token",
-            tenant_id=sb.SERVICETITAN_TENANT_ID,
-            client_id=sb.SERVICETITAN_CLIENT_ID,
-        ),
-        mapping=sandbox_mapping(dataset),
-    )
