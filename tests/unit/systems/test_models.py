@@ -92,8 +92,23 @@ def test_naive_or_malformed_timestamps_are_refused(bad: str) -> None:
 
 @pytest.mark.parametrize("bad", ["NaN", "Infinity", "12,34.5x", True])
 def test_bad_amounts_are_refused(bad: object) -> None:
-    with pytest.raises(ValidationError):
+    """One error per field, whichever of the native and the lenient reading refused it last."""
+    with pytest.raises(ValidationError) as info:
         st.Payment.model_validate({"id": 1, "total": bad})
+    assert info.value.error_count() == 1
+    assert info.value.errors()[0]["loc"] == ("total",)
+    assert "not an amount" in info.value.errors()[0]["msg"]
+
+
+def test_enums_as_text_numbers_or_flags_and_nothing_else() -> None:
+    """servicetitan-api.md §11.8: enum values arrive as names or integers."""
+    assert st.Invoice.model_validate({"id": 1, "reviewStatus": 3}).reviewStatus == "3"
+    assert st.Invoice.model_validate({"id": 1, "reviewStatus": "Reviewed"}).reviewStatus == (
+        "Reviewed"
+    )
+    assert st.Invoice.model_validate({"id": " 12 "}).id == 12
+    with pytest.raises(ValidationError, match="not text, a number or a flag"):
+        st.Invoice.model_validate({"id": 1, "reviewStatus": {"name": "Reviewed"}})
 
 
 def test_payment_type_id_is_a_string_in_the_spec() -> None:
