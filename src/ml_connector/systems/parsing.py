@@ -125,7 +125,20 @@ def _timestamp_text(value: str) -> datetime:
         raise ValueError(f"{value!r} is not an ISO-8601 timestamp") from None
 
 
-UtcDateTime = Annotated[datetime, BeforeValidator(parse_timestamp)]
+#: "…Z" and "…+00:00" (with any number of fractional digits) natively; other offsets, a lower-case
+#: ``z``, surrounding blanks and datetimes through :func:`parse_timestamp` (moved to UTC); naive
+#: values and numbers never. Either way an aware datetime in UTC (its offset 0: the native reading
+#: keeps pydantic-core's own zero-offset tzinfo, equal to ``UTC`` in every comparison and format).
+UtcDateTime = Annotated[
+    datetime,
+    NativeFirst(
+        core_schema.chain_schema(
+            [core_schema.str_schema(strict=True), core_schema.datetime_schema(tz_constraint=0)]
+        ),
+        parse_timestamp,
+        "not an ISO-8601 timestamp with a time zone",
+    ),
+]
 
 
 def _date(value: Any) -> Any:

@@ -5,7 +5,7 @@ servicetitan-api.md §3, §6.4, §11.8–§11.9; oracle-fusion-api.md §1.1 (v3 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -65,7 +65,8 @@ def test_timestamps_in_every_shape_sent_become_utc(sent: str, parsed: datetime) 
     payment = st.Payment.model_validate({"id": 1, "modifiedOn": sent})
     assert payment.modifiedOn == parsed
     assert payment.modifiedOn is not None
-    assert payment.modifiedOn.tzinfo is UTC
+    assert payment.modifiedOn.utcoffset() == timedelta(0)
+    assert payment.modifiedOn.isoformat().endswith("+00:00")
 
 
 @pytest.mark.parametrize(
