@@ -133,7 +133,11 @@ UtcDateTime = Annotated[
     datetime,
     NativeFirst(
         core_schema.chain_schema(
-            [core_schema.str_schema(strict=True), core_schema.datetime_schema(tz_constraint=0)]
+            [
+                # ISO-8601 text only: pydantic-core would read "1700000000" as a Unix time
+                core_schema.str_schema(strict=True, pattern=r"^\d{4}-\d\d-\d\dT"),
+                core_schema.datetime_schema(tz_constraint=0),
+            ]
         ),
         parse_timestamp,
         "not an ISO-8601 timestamp with a time zone",

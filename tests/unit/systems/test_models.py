@@ -84,9 +84,18 @@ def test_amounts_as_text_in_every_shape_sent(sent: str, parsed: Decimal) -> None
 
 @pytest.mark.parametrize(
     "bad",
-    ["2021-07-19T20:35:38", "not a date", "2021-13-01T00:00:00Z", "0001-01-01T00:00:00+01:00"],
+    [
+        "2021-07-19T20:35:38",
+        "not a date",
+        "2021-13-01T00:00:00Z",
+        "0001-01-01T00:00:00+01:00",
+        "1700000000",
+        "0",
+        1700000000,
+    ],
 )
-def test_naive_or_malformed_timestamps_are_refused(bad: str) -> None:
+def test_naive_or_malformed_timestamps_are_refused(bad: object) -> None:
+    """Numbers, even as text, are no timestamps (pydantic-core would read them as Unix times)."""
     with pytest.raises(ValidationError):
         st.Payment.model_validate({"id": 1, "modifiedOn": bad})
 

@@ -74,7 +74,8 @@ class WriteRepo(Repo):
         self, connection: str, flow: str, operation: str, suffix: str
     ) -> list[WriteIntent]:
         """Pending ``operation`` intents of ``flow`` whose business key ends with ``suffix``
-        (matched literally: ``%`` and ``_`` in it are not wildcards)."""
+        (``%`` and ``_`` in it are not wildcards; SQLite's LIKE ignores the case of ASCII letters,
+        which the numeric ids used here do not have)."""
         stmt = _pending_of(connection, flow).where(
             writes.c.operation == operation,
             writes.c.business_key.endswith(suffix, autoescape=True),

@@ -52,7 +52,8 @@ def parse_rows(model: type[M], rows: list[dict[str, Any]], resource: str) -> lis
                 resource=resource,
                 method="GET",
                 cause=f"record {ident} does not parse as {model.__name__}: "
-                f"{exc.error_count()} error(s), first at {exc.errors()[0]['loc']}",
+                f"{exc.error_count()} error(s), first at {exc.errors()[0]['loc']}: "
+                f"{exc.errors()[0]['msg']}",
             ) from None
     return out
 
