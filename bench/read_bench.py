@@ -9,7 +9,8 @@ one simulator each on 127.0.0.1 with DESIGN §5 latency: 200 ms per Fusion reque
 ServiceTitan request (token requests included). Then each reader runs in its own process, one
 after the other, against the same simulators:
 
-- ``ours``: ml-connector's clients — ``FusionClient.read_windows("suppliers", …, windows=4)``
+- ``ours``: ml-connector's clients, on the event loop ``ml-connector run`` uses (uvloop) —
+  ``FusionClient.read_windows("suppliers", …, windows=4)``
   (concurrent ``LastUpdateDate`` windows, keyset pages of 500, ``max_concurrency`` 4) and
   ``STClient.invoice_feed()`` (the export feed with one page of prefetch);
 - ``dlt``: dlt's ``rest_api`` source (``bench/peers/dlt_read.py``), resources iterated directly;
@@ -24,7 +25,6 @@ simulators; peak RSS is the reader process's (``wait4`` rusage).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
@@ -193,7 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         return serve(args)
     if args.read:
-        out = asyncio.run(read_ours(args.read, args.fusion_url, args.st_url))
+        # on the loop the connector's long-running commands use (``cli.common.run_loop``: uvloop)
+        from ml_connector.cli.common import run_loop
+
+        out: dict[str, Any] = {}
+
+        async def main() -> None:
+            out.update(await read_ours(args.read, args.fusion_url, args.st_url))
+
+        run_loop()(main())
         print(json.dumps(out), flush=True)
         return 0
     if args.smoke:
@@ -340,7 +348,7 @@ def write(rows: list[dict[str, Any]], ready: list[str], args: argparse.Namespace
         f"- Rounds: {max(1, args.rounds)} per reader and system, the readers' order reversed every "
         "other round; each row is the reader's median run (of an even number, the faster of the "
         "middle two).\n"
-        "- Readers, each in its own process, one after the other: `ours` = "
+        "- Readers, each in its own process, one after the other: `ours` (on uvloop, as `ml-connector run`) = "
         "`FusionClient.read_windows('suppliers', windows=4)` (keyset pages of 500, 4 in flight) and "
         "`STClient.invoice_feed()` (export feed, one page of prefetch); `dlt` = dlt's `rest_api` "
         "source; `airbyte` = airbyte-cdk's declarative source on a manifest written by "
