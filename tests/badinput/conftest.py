@@ -12,7 +12,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "flows"))
 
 from flow_kit import Harness, connection_settings
-
 from ml_connector.clock import FakeClock
 from ml_connector.http import SECRETS
 from ml_connector.sandbox.server import build_sandbox

@@ -13,8 +13,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from flow_kit import Harness
 
+from flow_kit import Harness
 from ml_connector.errors import ConnectorError
 from ml_connector.flows.inbox_worker import InboxWorker
 from ml_connector.flows.invoices import FLOW, InvoiceFlow

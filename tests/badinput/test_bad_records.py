@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from flow_kit import Harness
 
+from flow_kit import Harness
 from ml_connector.flows.invoices import FLOW as INVOICES
 from ml_connector.flows.invoices import InvoiceFlow
 from ml_connector.flows.payments import FLOW as PAYMENTS

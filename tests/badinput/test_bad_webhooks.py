@@ -13,8 +13,8 @@ import json
 import logging
 
 import pytest
-from hook_kit import URL, event, hook_client, inbox_rows, signed
 
+from hook_kit import URL, event, hook_client, inbox_rows, signed
 from ml_connector.clock import FakeClock
 from ml_connector.store import Store
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from cli_kit import _free_port
 
+from cli_kit import _free_port
 from ml_connector.sandbox.server import build_sandbox, serve_sandbox
 
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]

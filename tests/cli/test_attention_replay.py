@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_kit import _cli
 from sqlalchemy import select
 
+from cli_kit import _cli
 from ml_connector.sandbox.data import manifest as m
 from ml_connector.sandbox.server import build_sandbox
 from ml_connector.store import Store

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from cli_kit import _cli
-
 from ml_connector.sandbox import credentials as sb
 from ml_connector.sandbox.server import build_sandbox
 from ml_connector.settings import WebSettings

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cli_kit import _cli
 from sqlalchemy import select
 
+from cli_kit import _cli
 from ml_connector.cli.app import main
 from ml_connector.sandbox.data import manifest as m
 from ml_connector.sandbox.server import build_sandbox

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import httpx
+
 from cli_kit import _cli, _free_port
 
 

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_kit import _cli, _free_port
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cli_kit import _cli, _free_port
 from ml_connector.clock import ensure_aware
 from ml_connector.mapping.suppliers import SUPPLIER_KEY
 from ml_connector.runtime.leases import GROUPS

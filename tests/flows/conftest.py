@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from flow_kit import Harness, connection_settings
 
+from flow_kit import Harness, connection_settings
 from ml_connector.clock import FakeClock
 from ml_connector.http import SECRETS
 from ml_connector.sandbox.server import build_sandbox

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from flow_kit import APP_GUID, Harness
 
+from flow_kit import APP_GUID, Harness
 from ml_connector.runtime.clients import ConnectionClients
 from ml_connector.runtime.daemon import Daemon
 from ml_connector.runtime.scheduler import Job, jobs_for

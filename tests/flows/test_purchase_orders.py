@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from flow_kit import Harness
 
+from flow_kit import Harness
 from ml_connector.errors import FatalError
 from ml_connector.flows.purchase_orders import FLOW, LINE_ENTITY, PurchaseOrderFlow
 from ml_connector.flows.summary import Outcome

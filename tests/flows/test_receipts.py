@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from flow_kit import Harness
-
 from ml_connector.flows.purchase_orders import PurchaseOrderFlow
 from ml_connector.flows.receipts import FLOW, ReceiptFlow
 from ml_connector.flows.summary import Outcome

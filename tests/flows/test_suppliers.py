@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flow_kit import APP_GUID, Harness
 
+from flow_kit import APP_GUID, Harness
 from ml_connector.flows.summary import Outcome
 from ml_connector.flows.suppliers import FLOW, SupplierFlow
 from ml_connector.mapping.suppliers import SUPPLIER_KEY

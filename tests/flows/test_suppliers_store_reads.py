@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flow_kit import Harness
 from sqlalchemy import event
 
+from flow_kit import Harness
 from ml_connector.flows.summary import Outcome
 from ml_connector.flows.suppliers import FLOW, SupplierFlow
 from ml_connector.mapping.suppliers import SUPPLIER_KEY

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_kit import ST_URL, cli_text, serving, summary_row
 
+from cli_kit import ST_URL, cli_text, serving, summary_row
 from ml_connector.sandbox.server import Sandbox, build_sandbox
 
 

@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
 from dash_kit import csrf_of, log_in, set_up
-
 from ml_connector.clock import FakeClock
 from ml_connector.sandbox.credentials import SERVICETITAN_WEBHOOK_KEY
 from ml_connector.secrets import Secret

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cli_kit import _cli, serving
 
+from cli_kit import _cli, serving
 from ml_connector.sandbox.data.existing import ExistingTenant
 from ml_connector.sandbox.server import Sandbox, build_sandbox
 

@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "flows"))
 
 from flow_kit import Harness, connection_settings
-
 from ml_connector.clock import FakeClock
 from ml_connector.flows.suppliers import SUPPLIER_KEY, SupplierFlow
 from ml_connector.http import SECRETS

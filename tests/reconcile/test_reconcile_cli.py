@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from cli_kit import _cli, cli_env, serving
 
+from cli_kit import _cli, cli_env, serving
 from ml_connector.sandbox.server import Sandbox, build_sandbox
 
 

@@ -17,7 +17,6 @@ from starlette.routing import Route
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
 from dash_kit import log_in, set_up, web_client
-
 from ml_connector.clock import FakeClock
 
 OPEN = {"/login", "/dashboard.css", "/healthz", "/readyz", "/metrics"}

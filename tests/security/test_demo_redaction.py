@@ -19,7 +19,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 
 from cli_kit import _cli
-
 from ml_connector.sandbox import credentials as sb
 
 SECRETS = {

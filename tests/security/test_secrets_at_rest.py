@@ -18,7 +18,6 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
 from dash_kit import set_up
-
 from ml_connector.clock import FakeClock
 from ml_connector.secrets import Secret
 from ml_connector.starter import SANDBOX_SECRETS

@@ -12,7 +12,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "badinput"))
 
 from hook_kit import URL, event, hook_client, inbox_rows, signed
-
 from ml_connector.clock import FakeClock
 from ml_connector.settings import WebhookSettings
 from ml_connector.store import Store

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from dash_kit import csrf_of, log_in, set_up, web_client
 
+from dash_kit import csrf_of, log_in, set_up, web_client
 from ml_connector.clock import FakeClock
 from ml_connector.runtime.context import AppContext
 from ml_connector.sandbox.credentials import DASHBOARD_PASSWORD

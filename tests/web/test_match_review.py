@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from dash_kit import csrf_of, log_in, set_up
 
+from dash_kit import csrf_of, log_in, set_up
 from ml_connector.clock import FakeClock
 from ml_connector.http import SECRETS
 from ml_connector.mapping.suppliers import SUPPLIER_KEY

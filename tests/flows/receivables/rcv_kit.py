@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from flow_kit import Harness
-
 from ml_connector.sandbox.data.manifest import REFUND_PAYMENT
 
 #: our attention reason for each manifest reason kind that differs in name

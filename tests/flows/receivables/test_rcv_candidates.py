@@ -4,7 +4,6 @@ customer's name, found through the site-activities finder (oracle-fusion-api.md 
 from __future__ import annotations
 
 from flow_kit import Harness
-
 from ml_connector.flows.invoices import FLOW, InvoiceFlow
 from ml_connector.sandbox.data import manifest as m
 

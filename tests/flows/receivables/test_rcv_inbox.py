@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flow_kit import Harness
 from rcv_kit import applications, fusion_invoices, fusion_receipts
 
+from flow_kit import Harness
 from ml_connector.flows.inbox_worker import InboxWorker
 from ml_connector.flows.invoices import InvoiceFlow
 from ml_connector.mapping.payments import receipt_number

@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flow_kit import Harness
 from rcv_kit import LateApply, fusion_invoices
 
+from flow_kit import Harness
 from ml_connector.errors import RetriableError
 from ml_connector.flows.inbox_worker import InboxWorker
 from ml_connector.flows.invoices import FLOW, InvoiceFlow

@@ -9,7 +9,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from flow_kit import Harness
 from rcv_kit import (
     REASONS,
     LateApply,
@@ -19,6 +18,7 @@ from rcv_kit import (
     fusion_writes,
 )
 
+from flow_kit import Harness
 from ml_connector.errors import RetriableError
 from ml_connector.flows.applications import APPLICATION, BEFORE, Applier
 from ml_connector.flows.invoices import InvoiceFlow

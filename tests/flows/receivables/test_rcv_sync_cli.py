@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from cli_kit import cli_text, serving, summary_row
 
+from cli_kit import cli_text, serving, summary_row
 from ml_connector.sandbox.server import Sandbox, build_sandbox
 
 
