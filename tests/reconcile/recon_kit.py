@@ -14,16 +14,13 @@ from ml_connector.clock import FakeClock
 from ml_connector.flows.base import FlowContext
 from ml_connector.reconcile.compare import FusionFact, SourceFact
 from ml_connector.sandbox import credentials as sb
-from ml_connector.sandbox.data import sandbox_mapping
 from ml_connector.sandbox.server import Sandbox
 from ml_connector.secrets import Secret
-from ml_connector.settings import ConnectionSettings, FusionSettings, ServiceTitanSettings
+from ml_connector.settings import ConnectionSettings
 from ml_connector.store import Store
 from ml_connector.systems.fusion.client import FusionClient
 from ml_connector.systems.servicetitan.client import STClient
-
-FUSION = "http://fusion.test"
-ST = "http://st.test"
+from sandbox_kit import connection_settings
 
 
 @dataclass
@@ -34,22 +31,7 @@ class Rig:
     clients: list[Any] = field(default_factory=list)
 
     def settings(self) -> ConnectionSettings:
-        return ConnectionSettings(
-            fusion=FusionSettings(
-                base_url=FUSION,
-                token_url=f"{FUSION}/oauth2/v1/token",
-                client_id=sb.FUSION_CLIENT_ID,
-                scope=sb.FUSION_SCOPE,
-            ),
-            servicetitan=ServiceTitanSettings(
-                environment="custom",
-                api_base_url=ST,
-                token_url=f"{ST}/connect/token",
-                tenant_id=sb.SERVICETITAN_TENANT_ID,
-                client_id=sb.SERVICETITAN_CLIENT_ID,
-            ),
-            mapping=sandbox_mapping(self.sandbox.dataset),
-        )
+        return connection_settings(self.sandbox.dataset)
 
     def ctx(self, *, page_size: int | None = None) -> FlowContext:
         """``page_size`` makes both clients read small pages (paging across many pages)."""
