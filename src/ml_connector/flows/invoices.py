@@ -89,7 +89,7 @@ class InvoiceFlow:
             ctx,
             flow=FLOW,
             entity=ENTITY,
-            open_feed=ctx.servicetitan.invoice_feed,
+            open_feed=lambda start: ctx.servicetitan.invoice_feed(start),
             sync=lambda i: self.sync(i, summary),
             after_batch=self.mark_pending,
             since=since,

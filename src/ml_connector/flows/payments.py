@@ -82,7 +82,7 @@ class PaymentFlow:
             ctx,
             flow=FLOW,
             entity=ENTITY,
-            open_feed=ctx.servicetitan.payment_feed,
+            open_feed=lambda start: ctx.servicetitan.payment_feed(start),
             sync=lambda p: self.sync(p, summary),
             after_batch=self.mark_pending,
             since=since,
